@@ -1,0 +1,101 @@
+# qrobust — one binary, one folder per stage. Sources are picked up by wildcard,
+# so adding a file to a stage folder needs no Makefile edit.
+#
+#   make            build ./qrobust (AVX2+FMA; `make PORTABLE=1` for a scalar build)
+#   make test       build and run every tests/test_*.c (CMocka), one binary each
+#   make test-asan  the same under AddressSanitizer + UBSan (build-asan/)
+#   make bench      build and run every bench/bench_*.c
+#   make fuzz       build the libFuzzer targets fuzz/fuzz_*.c with clang (build-fuzz/)
+#   make CUDA=1     also build the CUDA backend (kernels/cuda/*.cu) with nvcc
+#   make clean
+
+CC      ?= gcc
+ifeq ($(CC),cc)
+CC      := gcc
+endif
+CSTD    := -std=gnu17
+WARN    := -Wall -Wextra -Werror
+ARCH    := -march=x86-64-v3
+ifdef PORTABLE
+ARCH    := -march=x86-64
+endif
+OPT     ?= -O2
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(ARCH) -g -fopenmp -I. -D_GNU_SOURCE
+LDLIBS  += -fopenmp -lpcre2-8 -ljansson -lz -lm
+TESTLIBS := -lcmocka
+
+BUILD   ?= build
+STAGES  := util weights tokenizer quant runtime kernels attacks eval cli
+LIBSRC  := $(filter-out cli/main.c,$(foreach d,$(STAGES),$(wildcard $(d)/*.c)))
+
+ifdef CUDA
+CUDA_HOME ?= /usr/local/cuda
+NVCC      ?= $(CUDA_HOME)/bin/nvcc
+NVFLAGS   ?= -O2 -std=c++17 -arch=sm_90 -I. -Xcompiler -Wall,-Wextra,-Werror
+CFLAGS    += -DQR_CUDA=1 -I$(CUDA_HOME)/include
+LDLIBS    += -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+CUSRC     := $(wildcard kernels/cuda/*.cu)
+CUOBJ     := $(CUSRC:%.cu=$(BUILD)/%.o)
+endif
+
+LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o) $(CUOBJ)
+TESTSRC := $(wildcard tests/test_*.c)
+TESTBIN := $(TESTSRC:tests/%.c=$(BUILD)/tests/%)
+BENCHSRC:= $(wildcard bench/bench_*.c)
+BENCHBIN:= $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test test-asan bench fuzz clean
+all: qrobust
+
+qrobust: $(BUILD)/qrobust
+	cp $< $@
+
+$(BUILD)/qrobust: $(BUILD)/cli/main.o $(LIBOBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(TESTLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Every test binary runs from the repository root (fixtures are tests/fixtures/...).
+# All are run even when one fails; the exit status says whether any failed.
+test: qrobust $(TESTBIN)
+	@fail=0; for t in $(TESTBIN); do echo "== $$t"; QROBUST_BIN=$(CURDIR)/qrobust ./$$t || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "ALL TEST BINARIES PASSED"; else echo "SOME TESTS FAILED"; exit 1; fi
+
+test-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDLIBS="-fsanitize=address,undefined -fopenmp -lpcre2-8 -ljansson -lz -lm" test-asan-run
+test-asan-run: $(BUILD)/qrobust $(TESTBIN)
+	@fail=0; for t in $(TESTBIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 QROBUST_BIN=$(CURDIR)/$(BUILD)/qrobust ./$$t || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "ALL TEST BINARIES PASSED (asan+ubsan)"; else echo "SOME TESTS FAILED (asan+ubsan)"; exit 1; fi
+
+bench: qrobust $(BENCHBIN)
+	@for b in $(BENCHBIN); do echo "== $$b"; ./$$b || exit 1; done
+
+# libFuzzer targets: clang, ASan+UBSan, every library object rebuilt with clang.
+FUZZSRC := $(wildcard fuzz/fuzz_*.c)
+FUZZBIN := $(FUZZSRC:fuzz/%.c=build-fuzz/%)
+fuzz:
+	$(MAKE) CC=clang BUILD=build-fuzz WARN="-Wall -Wextra" \
+	    OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" fuzz-bins
+fuzz-bins: $(FUZZBIN)
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIBOBJ)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+clean:
+	rm -rf build build-asan build-fuzz qrobust
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
