@@ -60,22 +60,22 @@ static uint64_t splitmix64(uint64_t *x) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-void qr_rng_seed(QrRng *r, uint64_t seed) {
+void qr_xoshiro_seed(QrXoshiro *r, uint64_t seed) {
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
 }
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-uint64_t qr_rng_next(QrRng *r) {
+uint64_t qr_xoshiro_next(QrXoshiro *r) {
     uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
     s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45);
     return out;
 }
-uint32_t qr_rng_below(QrRng *r, uint32_t n) {
-    uint64_t m = (uint64_t)(uint32_t)(qr_rng_next(r) >> 32) * n;
+uint32_t qr_xoshiro_below(QrXoshiro *r, uint32_t n) {
+    uint64_t m = (uint64_t)(uint32_t)(qr_xoshiro_next(r) >> 32) * n;
     uint32_t l = (uint32_t)m;
     if (l < n) {
         uint32_t t = (uint32_t)(-n) % n;
         while (l < t) {
-            m = (uint64_t)(uint32_t)(qr_rng_next(r) >> 32) * n;
+            m = (uint64_t)(uint32_t)(qr_xoshiro_next(r) >> 32) * n;
             l = (uint32_t)m;
         }
     }
@@ -94,13 +94,13 @@ QrCi qr_bootstrap(const double *const *arrays, int k, int n, QrStatFn stat, void
     if (n <= 0 || B <= 0 || k <= 0 || k > 16) return ci;
     double *reps = malloc(sizeof(double) * (size_t)B);
     if (!reps) return ci;
-    QrRng rng;
-    qr_rng_seed(&rng, seed);
+    QrXoshiro rng;
+    qr_xoshiro_seed(&rng, seed);
     int nd = 0;
     for (int b = 0; b < B; b++) {
         double sum[16] = {0}, means[16];
         for (int i = 0; i < n; i++) {
-            uint32_t t = qr_rng_below(&rng, (uint32_t)n);
+            uint32_t t = qr_xoshiro_below(&rng, (uint32_t)n);
             for (int j = 0; j < k; j++) sum[j] += arrays[j][t];
         }
         for (int j = 0; j < k; j++) means[j] = sum[j] / n;

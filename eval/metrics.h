@@ -78,11 +78,11 @@ void qr_boot_rrs(const double *co, const double *ao, const double *cq, const dou
 
 // A deterministic PRNG (xoshiro256** seeded through splitmix64), exposed for
 // tests and for anything else that needs reproducible draws.
-typedef struct { uint64_t s[4]; } QrRng;
-void qr_rng_seed(QrRng *r, uint64_t seed);
-uint64_t qr_rng_next(QrRng *r);
+typedef struct { uint64_t s[4]; } QrXoshiro;
+void qr_xoshiro_seed(QrXoshiro *r, uint64_t seed);
+uint64_t qr_xoshiro_next(QrXoshiro *r);
 // Uniform integer in [0, n) without modulo bias (Lemire's method).
-uint32_t qr_rng_below(QrRng *r, uint32_t n);
+uint32_t qr_xoshiro_below(QrXoshiro *r, uint32_t n);
 
 // Summary shares over a set of classified cells.
 typedef struct {

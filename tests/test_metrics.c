@@ -105,13 +105,13 @@ static void test_mcnemar(void **st) {
 
 static void test_rng(void **st) {
     (void)st;
-    QrRng a, b;
-    qr_rng_seed(&a, 42);
-    qr_rng_seed(&b, 42);
-    for (int i = 0; i < 100; i++) assert_true(qr_rng_next(&a) == qr_rng_next(&b));
+    QrXoshiro a, b;
+    qr_xoshiro_seed(&a, 42);
+    qr_xoshiro_seed(&b, 42);
+    for (int i = 0; i < 100; i++) assert_true(qr_xoshiro_next(&a) == qr_xoshiro_next(&b));
     int counts[7] = {0};
     for (int i = 0; i < 70000; i++) {
-        uint32_t v = qr_rng_below(&a, 7);
+        uint32_t v = qr_xoshiro_below(&a, 7);
         assert_true(v < 7);
         counts[v]++;
     }
