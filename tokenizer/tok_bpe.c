@@ -122,19 +122,19 @@ static int add_sym(TokScratch *s, size_t *n, int32_t id, uint32_t start, uint32_
 // Vocabulary id of p[0..n) with the continuing-subword prefix / end-of-word
 // suffix applied as HF does (prefix on every character but the first).
 static int32_t lookup_affixed(const Tokenizer *t, TokScratch *s, const char *p, size_t n, int first, int last) {
-    if (!(t->cont_prefix && !first) && !(t->word_suffix && last)) return qr_strmap_get(&t->vocab, p, n, -1);
+    if (!(t->cont_prefix && !first) && !(t->word_suffix && last)) return tok_map_get(&t->vocab, p, n, -1);
     size_t pl = (t->cont_prefix && !first) ? strlen(t->cont_prefix) : 0;
     size_t sl = (t->word_suffix && last) ? strlen(t->word_suffix) : 0;
     if (grow((void **)&s->buf, &s->buf_cap, pl + n + sl, 1)) return -1;
     memcpy(s->buf, t->cont_prefix, pl);
     memcpy(s->buf + pl, p, n);
     memcpy(s->buf + pl + n, t->word_suffix, sl);
-    return qr_strmap_get(&t->vocab, s->buf, pl + n + sl, -1);
+    return tok_map_get(&t->vocab, s->buf, pl + n + sl, -1);
 }
 
 static int bpe_rank(const Tokenizer *t, TokScratch *s, const char *p, size_t n, TokIds *out) {
     if (t->ignore_merges) {
-        int32_t id = qr_strmap_get(&t->vocab, p, n, -1);
+        int32_t id = tok_map_get(&t->vocab, p, n, -1);
         if (id >= 0) return tok_ids_push(out, id);
     }
     size_t ns = 0;
@@ -216,7 +216,7 @@ static int bpe_rank(const Tokenizer *t, TokScratch *s, const char *p, size_t n, 
 // Vocabulary pieces SentencePiece merges into: normal, user-defined, unused
 // (control, unknown and byte pieces are reserved and never formed by merging).
 static int32_t spm_piece(const Tokenizer *t, const char *p, size_t n) {
-    int32_t id = qr_strmap_get(&t->vocab, p, n, -1);
+    int32_t id = tok_map_get(&t->vocab, p, n, -1);
     if (id < 0) return -1;
     int ty = t->tok[id].type;
     return (ty == TT_NORMAL || ty == TT_USER || ty == TT_UNUSED) ? id : -1;

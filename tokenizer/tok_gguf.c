@@ -166,13 +166,13 @@ static int load(Tokenizer *t, GgufFile *g, QrErr *e) {
                 int b = tok_byte_token(s.ptr, s.len);
                 if (b >= 0) { tmp[0] = (char)b; piece = tmp; plen = 1; }
             }
-            if (in_model && qr_strmap_put(&t->vocab, s.ptr, s.len, i) < 0) { free(tmp); return qr_fail(e, "out of memory"); }
+            if (in_model && tok_map_put(&t->vocab, s.ptr, s.len, i) < 0) { free(tmp); return qr_fail(e, "out of memory"); }
         } else if (type == TT_NORMAL || type == TT_UNUSED || type == TT_BYTE) {
             long m = tok_bytelevel_decode(s.ptr, s.len, tmp);
             if (m >= 0) {
                 piece = tmp;
                 plen = (size_t)m;
-                if (qr_strmap_put(&t->vocab, tmp, (size_t)m, i) < 0) { free(tmp); return qr_fail(e, "out of memory"); }
+                if (tok_map_put(&t->vocab, tmp, (size_t)m, i) < 0) { free(tmp); return qr_fail(e, "out of memory"); }
             }
         }
         if (tok_set(t, i, s.ptr, s.len, piece, plen, score, type, flags)) { free(tmp); return qr_fail(e, "out of memory"); }
@@ -185,14 +185,14 @@ static int load(Tokenizer *t, GgufFile *g, QrErr *e) {
             if (!sp || sp == m.ptr || sp + 1 == m.ptr + m.len)
                 return qr_fail(e, "tokenizer.ggml.merges[%llu]: expected 'left right'", (unsigned long long)r);
             size_t ll = (size_t)(sp - m.ptr);
-            int32_t a = qr_strmap_get(&t->stored, m.ptr, ll, -1);
-            int32_t b = qr_strmap_get(&t->stored, sp + 1, m.len - ll - 1, -1);
+            int32_t a = tok_map_get(&t->stored, m.ptr, ll, -1);
+            int32_t b = tok_map_get(&t->stored, sp + 1, m.len - ll - 1, -1);
             // The merged token: look it up by its stored (byte-level) string.
             char *cat = malloc(m.len);
             if (!cat) return qr_fail(e, "out of memory");
             memcpy(cat, m.ptr, ll);
             memcpy(cat + ll, sp + 1, m.len - ll - 1);
-            int32_t c = qr_strmap_get(&t->stored, cat, m.len - 1, -1);
+            int32_t c = tok_map_get(&t->stored, cat, m.len - 1, -1);
             free(cat);
             if (a < 0 || b < 0 || c < 0)
                 return qr_fail(e, "tokenizer.ggml.merges[%llu]: '%.*s' uses a token not in the vocabulary",

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "tokenizer/tokenizer.h"
-#include "util/strmap.h"
+#include "tokenizer/tok_map.h"
 
 // Token types, numbered as GGUF's tokenizer.ggml.token_type (= SentencePiece's
 // piece types + 1).
@@ -77,8 +77,8 @@ struct Tokenizer {
     char *arena;          // strings of the entries
     size_t arena_len, arena_cap;
 
-    QrStrMap vocab;       // model lookup: matching form (raw bytes when bytelevel) -> id
-    QrStrMap stored;      // stored vocabulary string -> id (tok_find), added tokens included
+    TokMap vocab;       // model lookup: matching form (raw bytes when bytelevel) -> id
+    TokMap stored;      // stored vocabulary string -> id (tok_find), added tokens included
     TokMerge *merges;     // rank BPE: open addressing, merge_cap slots
     size_t merge_cap, merge_n;
     int byte_fallback, fuse_unk, ignore_merges;

@@ -14,7 +14,7 @@ Tokenizer *tok_new(void) {
     if (!t) return NULL;
     t->bos_id = t->eos_id = t->unk_id = -1;
     for (int i = 0; i < 256; i++) t->byte_id[i] = t->single[i] = -1;
-    if (qr_strmap_init(&t->vocab, 0) || qr_strmap_init(&t->stored, 0)) { tok_free(t); return NULL; }
+    if (tok_map_init(&t->vocab, 0) || tok_map_init(&t->stored, 0)) { tok_free(t); return NULL; }
     return t;
 }
 
@@ -57,7 +57,7 @@ int tok_set(Tokenizer *t, int32_t id, const char *str, size_t len, const char *p
         if (po == UINT32_MAX) return -1;
     } else plen = len;
     *en = (TokEntry){so, (uint32_t)len, po, (uint32_t)plen, score, (uint8_t)type, (uint8_t)flags};
-    return qr_strmap_put(&t->stored, str, len, id) < 0 ? -1 : 0;
+    return tok_map_put(&t->stored, str, len, id) < 0 ? -1 : 0;
 }
 
 long tok_bytelevel_decode(const char *s, size_t len, char *out) {
@@ -170,10 +170,10 @@ int tok_finish(Tokenizer *t, QrErr *e) {
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
-        t->byte_id[b] = qr_strmap_get(&t->stored, name, 6, -1);
+        t->byte_id[b] = tok_map_get(&t->stored, name, 6, -1);
         if (t->bytelevel) {
             char c = (char)b;
-            t->single[b] = qr_strmap_get(&t->vocab, &c, 1, -1);
+            t->single[b] = tok_map_get(&t->vocab, &c, 1, -1);
         }
     }
     if (t->n_vocab <= 0) return qr_fail(e, "empty vocabulary");
@@ -232,8 +232,8 @@ void tok_free(Tokenizer *t) {
     free(t->eog);
     free(t->cont_prefix);
     free(t->word_suffix);
-    qr_strmap_free(&t->vocab);
-    qr_strmap_free(&t->stored);
+    tok_map_free(&t->vocab);
+    tok_map_free(&t->stored);
     free(t);
 }
 
@@ -344,7 +344,7 @@ const char *tok_token_str(const Tokenizer *t, int32_t id) {
 }
 
 int32_t tok_find(const Tokenizer *t, const char *s) {
-    return qr_strmap_get(&t->stored, s, strlen(s), -1);
+    return tok_map_get(&t->stored, s, strlen(s), -1);
 }
 
 const char *tok_piece(const Tokenizer *t, int32_t id, size_t *len) {

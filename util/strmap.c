@@ -1,71 +1,62 @@
 #include "util/strmap.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int grow_slots(QrStrMap *m, size_t cap) {
-    QrStrSlot *ns = malloc(cap * sizeof *ns);
-    if (!ns) return -1;
-    for (size_t i = 0; i < cap; i++) ns[i].len = UINT32_MAX;
-    for (size_t i = 0; i < m->cap; i++) {
-        if (m->slots[i].len == UINT32_MAX) continue;
-        size_t j = m->slots[i].hash & (cap - 1);
-        while (ns[j].len != UINT32_MAX) j = (j + 1) & (cap - 1);
-        ns[j] = m->slots[i];
-    }
-    free(m->slots);
-    m->slots = ns;
-    m->cap = cap;
-    return 0;
+static uint64_t fnv1a(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
 }
 
-int qr_strmap_init(QrStrMap *m, size_t reserve_n) {
-    memset(m, 0, sizeof *m);
-    size_t cap = 16;
-    while (cap < reserve_n * 2) cap *= 2;
-    return grow_slots(m, cap);
+static void *xcalloc(size_t n, size_t sz) {
+    void *p = calloc(n, sz);
+    if (!p) { fputs("qrobust: out of memory\n", stderr); abort(); }
+    return p;
 }
+
+void qr_strmap_init(QrStrMap *m) { memset(m, 0, sizeof *m); }
 
 void qr_strmap_free(QrStrMap *m) {
-    free(m->slots);
-    free(m->arena);
-    memset(m, 0, sizeof *m);
+    for (size_t i = 0; i < m->cap; i++) free(m->keys[i]);
+    free(m->keys);
+    free(m->vals);
+    qr_strmap_init(m);
 }
 
-static size_t find_slot(const QrStrMap *m, const char *key, size_t len, uint32_t h) {
-    size_t j = h & (m->cap - 1);
-    for (;;) {
-        const QrStrSlot *s = &m->slots[j];
-        if (s->len == UINT32_MAX) return j;
-        if (s->hash == h && s->len == len && !memcmp(m->arena + s->off, key, len)) return j;
-        j = (j + 1) & (m->cap - 1);
+static size_t slot(const QrStrMap *m, const char *key) {
+    size_t i = (size_t)(fnv1a(key) & (m->cap - 1));
+    while (m->keys[i] && strcmp(m->keys[i], key)) i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+int qr_strmap_get(const QrStrMap *m, const char *key, int64_t *val) {
+    if (!m->cap) return 0;
+    size_t i = slot(m, key);
+    if (!m->keys[i]) return 0;
+    if (val) *val = m->vals[i];
+    return 1;
+}
+
+void qr_strmap_put(QrStrMap *m, const char *key, int64_t val) {
+    if ((m->n + 1) * 2 > m->cap) { // keep load <= 1/2
+        QrStrMap g = {xcalloc(m->cap ? m->cap * 2 : 64, sizeof(char *)), NULL, m->cap ? m->cap * 2 : 64, m->n};
+        g.vals = xcalloc(g.cap, sizeof(int64_t));
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) {
+                size_t j = slot(&g, m->keys[i]);
+                g.keys[j] = m->keys[i];
+                g.vals[j] = m->vals[i];
+            }
+        free(m->keys);
+        free(m->vals);
+        *m = g;
     }
-}
-
-int qr_strmap_put(QrStrMap *m, const char *key, size_t len, int32_t val) {
-    if (len >= UINT32_MAX) return -1;
-    if ((m->n + 1) * 2 > m->cap && grow_slots(m, m->cap * 2)) return -1;
-    uint32_t h = qr_fnv1a(key, len);
-    size_t j = find_slot(m, key, len, h);
-    if (m->slots[j].len != UINT32_MAX) { m->slots[j].val = val; return 1; }
-    if (m->arena_len + len + 1 > m->arena_cap) {
-        size_t nc = m->arena_cap ? m->arena_cap : 4096;
-        while (nc < m->arena_len + len + 1) nc *= 2;
-        if (nc > UINT32_MAX) return -1;
-        char *na = realloc(m->arena, nc);
-        if (!na) return -1;
-        m->arena = na;
-        m->arena_cap = nc;
+    size_t i = slot(m, key);
+    if (!m->keys[i]) {
+        m->keys[i] = strdup(key);
+        if (!m->keys[i]) { fputs("qrobust: out of memory\n", stderr); abort(); }
+        m->n++;
     }
-    if (len) memcpy(m->arena + m->arena_len, key, len);
-    m->arena[m->arena_len + len] = 0;
-    m->slots[j] = (QrStrSlot){h, (uint32_t)m->arena_len, (uint32_t)len, val};
-    m->arena_len += len + 1;
-    m->n++;
-    return 0;
-}
-
-int32_t qr_strmap_get(const QrStrMap *m, const char *key, size_t len, int32_t dflt) {
-    if (!m->cap) return dflt;
-    size_t j = find_slot(m, key, len, qr_fnv1a(key, len));
-    return m->slots[j].len == UINT32_MAX ? dflt : m->slots[j].val;
+    m->vals[i] = val;
 }
