@@ -283,10 +283,9 @@ static int build_inputs(Ctx *c, json_t *arr, const char *field, int mbpp_id, QrI
     int empty_obj = json_is_object(arr) && json_object_size(arr) == 0;
     if (!json_is_array(arr) && !empty_obj) return CTX_FAIL(c, "field '%s' missing or not an array", field);
     size_t n = json_array_size(arr);
-    QrBuf b;
-    qr_buf_init(&b);
-    qr_buf_putc(&b, '[');
-    qr_buf_u32le(&b, (uint32_t)n);
+    QrSbuf b;
+    qr_sb_init(&b);
+    pv_marshal_list_header(&b, (uint32_t)n);
     in->off = malloc((n + 1) * sizeof *in->off);
     if (!in->off) return CTX_FAIL(c, "out of memory");
     QrArena a;
@@ -302,7 +301,7 @@ static int build_inputs(Ctx *c, json_t *arr, const char *field, int mbpp_id, QrI
         if (v && mbpp_id >= 0) v = mbpp_deserialize(&a, mbpp_id, v, &ve);
         if (!v) {
             qr_arena_free(&a);
-            qr_buf_free(&b);
+            qr_sb_free(&b);
             free(in->off);
             in->off = NULL;
             return CTX_FAIL(c, "%s[%zu]: %s", field, i, ve.msg[0] ? ve.msg : "out of memory");
@@ -316,14 +315,15 @@ static int build_inputs(Ctx *c, json_t *arr, const char *field, int mbpp_id, QrI
     }
     qr_arena_free(&a);
     in->off[n] = (uint32_t)b.len;
-    if (b.oom || b.len > UINT32_MAX) {
-        qr_buf_free(&b);
+    if (b.len > UINT32_MAX) {
+        qr_sb_free(&b);
         free(in->off);
         in->off = NULL;
         return CTX_FAIL(c, "%s: out of memory", field);
     }
     in->n = (uint32_t)n;
-    in->data = (uint8_t *)qr_buf_take(&b, &in->len);
+    in->len = b.len;
+    in->data = (uint8_t *)qr_sb_take(&b);
     return 0;
 }
 

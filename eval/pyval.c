@@ -99,9 +99,9 @@ static uint16_t *mag_of_double(double f, size_t *nd) {
     return d;
 }
 
-void pv_int_decimal(const PyVal *v, QrBuf *b) {
+void pv_int_decimal(const PyVal *v, QrSbuf *b) {
     if (v->kind == PV_BOOL || !v->big) {
-        qr_buf_printf(b, "%lld", (long long)v->u.i);
+        qr_sb_printf(b, "%lld", (long long)v->u.i);
         return;
     }
     size_t nd = v->n;
@@ -110,7 +110,7 @@ void pv_int_decimal(const PyVal *v, QrBuf *b) {
     if (!t || !out) {
         free(t);
         free(out);
-        b->oom = 1;
+        qr_sb_puts(b, "<int: out of memory>");
         return;
     }
     memcpy(t, v->u.digits, nd * sizeof *t);
@@ -129,9 +129,9 @@ void pv_int_decimal(const PyVal *v, QrBuf *b) {
             if (!nd && !rem) break;
         }
     }
-    if (v->neg) qr_buf_putc(b, '-');
+    if (v->neg) qr_sb_putc(b, '-');
     while (no > 1 && out[no - 1] == '0') no--;
-    for (size_t i = no; i-- > 0;) qr_buf_putc(b, out[i]);
+    for (size_t i = no; i-- > 0;) qr_sb_putc(b, out[i]);
     free(t);
     free(out);
 }
@@ -273,9 +273,8 @@ static const char TAG[] = "\0qr:";
 #define TAGLEN 4
 
 json_t *pv_json_loads(const char *text, size_t len, json_error_t *jerr) {
-    QrBuf b;
-    qr_buf_init(&b);
-    qr_buf_reserve(&b, len + 64);
+    QrSbuf b;
+    qr_sb_init(&b);
     size_t i = 0;
     while (i < len) {
         char c = text[i];
@@ -283,7 +282,7 @@ json_t *pv_json_loads(const char *text, size_t len, json_error_t *jerr) {
             size_t j = i + 1;
             while (j < len && text[j] != '"') j += text[j] == '\\' ? 2 : 1;
             if (j >= len) j = len - 1;
-            qr_buf_append(&b, text + i, j + 1 - i);
+            qr_sb_putn(&b, (const char *)text + i, j + 1 - i);
             i = j + 1;
             continue;
         }
@@ -320,28 +319,23 @@ json_t *pv_json_loads(const char *text, size_t len, json_error_t *jerr) {
                 }
             }
             if (tag) {
-                qr_buf_puts(&b, "\"\\u0000qr:");
-                qr_buf_append(&b, text + i, end - i);
-                qr_buf_putc(&b, '"');
+                qr_sb_puts(&b, "\"\\u0000qr:");
+                qr_sb_putn(&b, (const char *)text + i, end - i);
+                qr_sb_putc(&b, '"');
                 i = end;
                 continue;
             }
             if (end > i) {
-                qr_buf_append(&b, text + i, end - i);
+                qr_sb_putn(&b, (const char *)text + i, end - i);
                 i = end;
                 continue;
             }
         }
-        qr_buf_putc(&b, c);
+        qr_sb_putc(&b, c);
         i++;
     }
-    if (b.oom) {
-        qr_buf_free(&b);
-        if (jerr) snprintf(jerr->text, sizeof jerr->text, "out of memory");
-        return NULL;
-    }
-    json_t *j = json_loadb(b.data, b.len, JSON_ALLOW_NUL | JSON_DECODE_ANY, jerr);
-    qr_buf_free(&b);
+    json_t *j = json_loadb(b.s ? b.s : "", b.len, JSON_ALLOW_NUL | JSON_DECODE_ANY, jerr);
+    qr_sb_free(&b);
     return j;
 }
 
@@ -393,7 +387,7 @@ PyVal *pv_from_json(QrArena *a, const json_t *j, QrErr *e) {
 }
 
 json_t *pv_to_json(const PyVal *v) {
-    QrBuf b;
+    QrSbuf b;
     switch (v->kind) {
     case PV_NONE: return json_null();
     case PV_BOOL: return json_boolean(v->u.i);
@@ -427,24 +421,33 @@ json_t *pv_to_json(const PyVal *v) {
     default: break;
     }
     // Big ints, non-finite floats, complex numbers, opaque objects: their repr.
-    qr_buf_init(&b);
+    qr_sb_init(&b);
     pv_repr(v, &b, 0);
-    json_t *s = json_stringn_nocheck(b.data ? b.data : "", b.len);
-    qr_buf_free(&b);
+    json_t *s = json_stringn_nocheck(b.s ? b.s : "", b.len);
+    qr_sb_free(&b);
     return s;
 }
 
 // ---------------------------------------------------------------- marshal
 
-static void put_i32(QrBuf *b, int32_t v) { qr_buf_u32le(b, (uint32_t)v); }
+static void put_i32(QrSbuf *b, int32_t v) {
+    uint32_t u = (uint32_t)v;
+    char t[4] = {(char)u, (char)(u >> 8), (char)(u >> 16), (char)(u >> 24)};
+    qr_sb_putn(b, t, 4);
+}
 
-int pv_marshal(const PyVal *v, QrBuf *b) {
+void pv_marshal_list_header(QrSbuf *b, uint32_t n) {
+    qr_sb_putc(b, '[');
+    put_i32(b, (int32_t)n);
+}
+
+int pv_marshal(const PyVal *v, QrSbuf *b) {
     switch (v->kind) {
-    case PV_NONE: qr_buf_putc(b, 'N'); break;
-    case PV_BOOL: qr_buf_putc(b, v->u.i ? 'T' : 'F'); break;
+    case PV_NONE: qr_sb_putc(b, 'N'); break;
+    case PV_BOOL: qr_sb_putc(b, v->u.i ? 'T' : 'F'); break;
     case PV_INT: {
         if (!v->big && v->u.i >= INT32_MIN && v->u.i <= INT32_MAX) {
-            qr_buf_putc(b, 'i');
+            qr_sb_putc(b, 'i');
             put_i32(b, (int32_t)v->u.i);
             break;
         }
@@ -457,45 +460,45 @@ int pv_marshal(const PyVal *v, QrBuf *b) {
             d = small;
             neg = v->u.i < 0;
         }
-        qr_buf_putc(b, 'l');
+        qr_sb_putc(b, 'l');
         put_i32(b, neg ? -(int32_t)nd : (int32_t)nd);
         for (size_t i = 0; i < nd; i++) {
             unsigned char t[2] = {(unsigned char)d[i], (unsigned char)(d[i] >> 8)};
-            qr_buf_append(b, t, 2);
+            qr_sb_putn(b, (const char *)t, 2);
         }
         break;
     }
     case PV_FLOAT:
-        qr_buf_putc(b, 'g');
-        qr_buf_append(b, &v->u.f, 8); // x86-64 is little-endian, as marshal's format
+        qr_sb_putc(b, 'g');
+        qr_sb_putn(b, (const char *)&v->u.f, 8); // x86-64 is little-endian, as marshal's format
         break;
     case PV_COMPLEX:
-        qr_buf_putc(b, 'y');
-        qr_buf_append(b, v->u.c, 16);
+        qr_sb_putc(b, 'y');
+        qr_sb_putn(b, (const char *)v->u.c, 16);
         break;
     case PV_STR:
     case PV_BYTES:
-        qr_buf_putc(b, v->kind == PV_STR ? 'u' : 's');
+        qr_sb_putc(b, v->kind == PV_STR ? 'u' : 's');
         put_i32(b, (int32_t)v->n);
-        qr_buf_append(b, v->u.s, v->n);
+        qr_sb_putn(b, (const char *)v->u.s, v->n);
         break;
     case PV_LIST:
     case PV_TUPLE:
     case PV_SET:
     case PV_FROZENSET:
-        qr_buf_putc(b, v->kind == PV_LIST ? '[' : v->kind == PV_TUPLE ? '(' : v->kind == PV_SET ? '<' : '>');
+        qr_sb_putc(b, v->kind == PV_LIST ? '[' : v->kind == PV_TUPLE ? '(' : v->kind == PV_SET ? '<' : '>');
         put_i32(b, (int32_t)v->n);
         for (uint32_t i = 0; i < v->n; i++) pv_marshal(v->u.items[i], b);
         break;
     case PV_DICT:
-        qr_buf_putc(b, '{');
+        qr_sb_putc(b, '{');
         for (uint32_t i = 0; i < 2 * v->n; i++) pv_marshal(v->u.items[i], b);
-        qr_buf_putc(b, '0');
+        qr_sb_putc(b, '0');
         break;
-    case PV_OPAQUE: qr_buf_putc(b, 'S'); break;
-    case PV_ELLIPSIS: qr_buf_putc(b, '.'); break;
+    case PV_OPAQUE: qr_sb_putc(b, 'S'); break;
+    case PV_ELLIPSIS: qr_sb_putc(b, '.'); break;
     }
-    return b->oom ? -1 : 0;
+    return 0;
 }
 
 typedef struct {
@@ -1121,13 +1124,13 @@ done:
 
 // Python's repr(float): the shortest digits that round-trip; fixed notation
 // when the decimal exponent is in [-4, 16), else scientific ("1e+16").
-static void float_repr(double f, QrBuf *b, int force_point) {
+static void float_repr(double f, QrSbuf *b, int force_point) {
     if (isnan(f)) {
-        qr_buf_puts(b, "nan");
+        qr_sb_puts(b, "nan");
         return;
     }
     if (isinf(f)) {
-        qr_buf_puts(b, f < 0 ? "-inf" : "inf");
+        qr_sb_puts(b, f < 0 ? "-inf" : "inf");
         return;
     }
     char s[40];
@@ -1145,68 +1148,68 @@ static void float_repr(double f, QrBuf *b, int force_point) {
     int exp10 = atoi(q + 1);
     while (nd > 1 && digits[nd - 1] == '0') nd--;
     int decpt = exp10 + 1; // value = 0.digits * 10^decpt
-    if (neg) qr_buf_putc(b, '-');
+    if (neg) qr_sb_putc(b, '-');
     if (decpt > -4 && decpt <= 16) {
         if (decpt <= 0) {
-            qr_buf_puts(b, "0.");
-            for (int i = 0; i < -decpt; i++) qr_buf_putc(b, '0');
-            qr_buf_append(b, digits, (size_t)nd);
+            qr_sb_puts(b, "0.");
+            for (int i = 0; i < -decpt; i++) qr_sb_putc(b, '0');
+            qr_sb_putn(b, (const char *)digits, (size_t)nd);
         } else if (decpt >= nd) {
-            qr_buf_append(b, digits, (size_t)nd);
-            for (int i = nd; i < decpt; i++) qr_buf_putc(b, '0');
-            if (force_point) qr_buf_puts(b, ".0");
+            qr_sb_putn(b, (const char *)digits, (size_t)nd);
+            for (int i = nd; i < decpt; i++) qr_sb_putc(b, '0');
+            if (force_point) qr_sb_puts(b, ".0");
         } else {
-            qr_buf_append(b, digits, (size_t)decpt);
-            qr_buf_putc(b, '.');
-            qr_buf_append(b, digits + decpt, (size_t)(nd - decpt));
+            qr_sb_putn(b, (const char *)digits, (size_t)decpt);
+            qr_sb_putc(b, '.');
+            qr_sb_putn(b, (const char *)digits + decpt, (size_t)(nd - decpt));
         }
     } else {
-        qr_buf_putc(b, digits[0]);
+        qr_sb_putc(b, digits[0]);
         if (nd > 1) {
-            qr_buf_putc(b, '.');
-            qr_buf_append(b, digits + 1, (size_t)(nd - 1));
+            qr_sb_putc(b, '.');
+            qr_sb_putn(b, (const char *)digits + 1, (size_t)(nd - 1));
         }
-        qr_buf_printf(b, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+        qr_sb_printf(b, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
     }
 }
 
-static void str_repr(const char *s, size_t n, QrBuf *b, int bytes) {
+static void str_repr(const char *s, size_t n, QrSbuf *b, int bytes) {
     int has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
     char quote = has_sq && !has_dq ? '"' : '\'';
-    if (bytes) qr_buf_putc(b, 'b');
-    qr_buf_putc(b, quote);
+    if (bytes) qr_sb_putc(b, 'b');
+    qr_sb_putc(b, quote);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == (unsigned char)quote || c == '\\') qr_buf_putc(b, '\\'), qr_buf_putc(b, (char)c);
-        else if (c == '\n') qr_buf_puts(b, "\\n");
-        else if (c == '\r') qr_buf_puts(b, "\\r");
-        else if (c == '\t') qr_buf_puts(b, "\\t");
-        else if (c < 0x20 || c == 0x7f || (bytes && c >= 0x80)) qr_buf_printf(b, "\\x%02x", c);
-        else qr_buf_putc(b, (char)c);
+        if (c == (unsigned char)quote || c == '\\') qr_sb_putc(b, '\\'), qr_sb_putc(b, (char)c);
+        else if (c == '\n') qr_sb_puts(b, "\\n");
+        else if (c == '\r') qr_sb_puts(b, "\\r");
+        else if (c == '\t') qr_sb_puts(b, "\\t");
+        else if (c < 0x20 || c == 0x7f || (bytes && c >= 0x80)) qr_sb_printf(b, "\\x%02x", c);
+        else qr_sb_putc(b, (char)c);
     }
-    qr_buf_putc(b, quote);
+    qr_sb_putc(b, quote);
 }
 
-static void repr_rec(const PyVal *v, QrBuf *b, size_t limit) {
+static void repr_rec(const PyVal *v, QrSbuf *b, size_t limit) {
     if (limit && b->len > limit) return;
     switch (v->kind) {
-    case PV_NONE: qr_buf_puts(b, "None"); break;
-    case PV_ELLIPSIS: qr_buf_puts(b, "Ellipsis"); break;
-    case PV_OPAQUE: qr_buf_puts(b, "<object of a non-builtin type>"); break;
-    case PV_BOOL: qr_buf_puts(b, v->u.i ? "True" : "False"); break;
+    case PV_NONE: qr_sb_puts(b, "None"); break;
+    case PV_ELLIPSIS: qr_sb_puts(b, "Ellipsis"); break;
+    case PV_OPAQUE: qr_sb_puts(b, "<object of a non-builtin type>"); break;
+    case PV_BOOL: qr_sb_puts(b, v->u.i ? "True" : "False"); break;
     case PV_INT: pv_int_decimal(v, b); break;
     case PV_FLOAT: float_repr(v->u.f, b, 1); break;
     case PV_COMPLEX:
         if (v->u.c[0] == 0 && !signbit(v->u.c[0])) {
             float_repr(v->u.c[1], b, 0);
-            qr_buf_putc(b, 'j');
+            qr_sb_putc(b, 'j');
         } else {
-            qr_buf_putc(b, '(');
+            qr_sb_putc(b, '(');
             float_repr(v->u.c[0], b, 0);
             if (!(v->u.c[1] < 0 || (v->u.c[1] == 0 && signbit(v->u.c[1]))) && !isnan(v->u.c[1]))
-                qr_buf_putc(b, '+');
+                qr_sb_putc(b, '+');
             float_repr(v->u.c[1], b, 0);
-            qr_buf_puts(b, "j)");
+            qr_sb_puts(b, "j)");
         }
         break;
     case PV_STR: str_repr(v->u.s, v->n, b, 0); break;
@@ -1216,43 +1219,43 @@ static void repr_rec(const PyVal *v, QrBuf *b, size_t limit) {
     case PV_SET:
     case PV_FROZENSET: {
         if ((v->kind == PV_SET || v->kind == PV_FROZENSET) && v->n == 0) {
-            qr_buf_puts(b, v->kind == PV_SET ? "set()" : "frozenset()");
+            qr_sb_puts(b, v->kind == PV_SET ? "set()" : "frozenset()");
             break;
         }
         const char *open = v->kind == PV_LIST ? "[" : v->kind == PV_TUPLE ? "(" : v->kind == PV_SET ? "{" : "frozenset({";
         const char *close = v->kind == PV_LIST ? "]" : v->kind == PV_TUPLE ? ")" : v->kind == PV_SET ? "}" : "})";
-        qr_buf_puts(b, open);
+        qr_sb_puts(b, open);
         for (uint32_t i = 0; i < v->n; i++) {
-            if (i) qr_buf_puts(b, ", ");
+            if (i) qr_sb_puts(b, ", ");
             if (limit && b->len > limit) break;
             repr_rec(v->u.items[i], b, limit);
         }
-        if (v->kind == PV_TUPLE && v->n == 1) qr_buf_putc(b, ',');
-        qr_buf_puts(b, close);
+        if (v->kind == PV_TUPLE && v->n == 1) qr_sb_putc(b, ',');
+        qr_sb_puts(b, close);
         break;
     }
     case PV_DICT:
-        qr_buf_putc(b, '{');
+        qr_sb_putc(b, '{');
         for (uint32_t i = 0; i < v->n; i++) {
-            if (i) qr_buf_puts(b, ", ");
+            if (i) qr_sb_puts(b, ", ");
             if (limit && b->len > limit) break;
             repr_rec(v->u.items[2 * i], b, limit);
-            qr_buf_puts(b, ": ");
+            qr_sb_puts(b, ": ");
             repr_rec(v->u.items[2 * i + 1], b, limit);
         }
-        qr_buf_putc(b, '}');
+        qr_sb_putc(b, '}');
         break;
     }
 }
 
-void pv_repr(const PyVal *v, QrBuf *b, size_t max_bytes) {
+void pv_repr(const PyVal *v, QrSbuf *b, size_t max_bytes) {
     size_t start = b->len;
     repr_rec(v, b, max_bytes ? start + max_bytes : 0);
     if (max_bytes && b->len > start + max_bytes) {
         b->len = start + max_bytes;
         // do not cut a UTF-8 sequence in half
-        while (b->len > start && ((unsigned char)b->data[b->len] & 0xc0) == 0x80) b->len--;
-        b->data[b->len] = 0;
-        qr_buf_puts(b, "...");
+        while (b->len > start && ((unsigned char)b->s[b->len] & 0xc0) == 0x80) b->len--;
+        b->s[b->len] = 0;
+        qr_sb_puts(b, "...");
     }
 }

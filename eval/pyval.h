@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "util/arena.h"
-#include "util/buf.h"
+#include "util/sbuf.h"
 #include "util/err.h"
 
 typedef enum {
@@ -80,8 +80,10 @@ PyVal *pv_from_json(QrArena *a, const json_t *j, QrErr *e);
 json_t *pv_to_json(const PyVal *v);
 
 // --- marshal (version 2) ---
-// Appends v's marshal encoding to b. Returns -1 (b->oom) on out of memory.
-int pv_marshal(const PyVal *v, QrBuf *b);
+// Appends v's marshal encoding to b (always returns 0; QrSbuf aborts on out of memory).
+int pv_marshal(const PyVal *v, QrSbuf *b);
+// The header of a marshal list of n items (the items follow, each pv_marshal'd).
+void pv_marshal_list_header(QrSbuf *b, uint32_t n);
 // Decodes one value from p[0..n); *used (optional) receives the bytes consumed.
 // Accepts what `marshal.dumps(x, 2)` writes (plus the short ASCII / small
 // tuple codes of later versions); StopIteration (the worker's marker for an
@@ -107,6 +109,6 @@ int pv_is_number(const PyVal *v); // bool, int, float, complex
 
 // --- text ---
 // Python repr() of v, cut after about max_bytes bytes with "..." (0: no limit).
-void pv_repr(const PyVal *v, QrBuf *b, size_t max_bytes);
+void pv_repr(const PyVal *v, QrSbuf *b, size_t max_bytes);
 // Decimal digits of an int (small or big) into b.
-void pv_int_decimal(const PyVal *v, QrBuf *b);
+void pv_int_decimal(const PyVal *v, QrSbuf *b);

@@ -47,17 +47,17 @@ static void test_marshal_roundtrip_matches_cpython(void **st) {
         PyVal *v = pv_unmarshal(&a, bytes, n, &used, &e);
         assert_non_null(v);
         assert_int_equal(used, n);
-        QrBuf r;
-        qr_buf_init(&r);
+        QrSbuf r;
+        qr_sb_init(&r);
         pv_repr(v, &r, 0);
-        assert_string_equal(r.data, MARSHAL_CASES[k].repr);
-        QrBuf m;
-        qr_buf_init(&m);
+        assert_string_equal(r.s, MARSHAL_CASES[k].repr);
+        QrSbuf m;
+        qr_sb_init(&m);
         assert_int_equal(pv_marshal(v, &m), 0);
         assert_int_equal(m.len, n);
-        assert_memory_equal(m.data, bytes, n);
-        qr_buf_free(&r);
-        qr_buf_free(&m);
+        assert_memory_equal(m.s, bytes, n);
+        qr_sb_free(&r);
+        qr_sb_free(&m);
         qr_arena_free(&a);
     }
 }
@@ -98,16 +98,16 @@ static void test_relaxed_json_and_repr(void **st) {
     (void)st;
     QrArena a;
     qr_arena_init(&a, 0);
-    QrBuf b;
-    qr_buf_init(&b);
+    QrSbuf b;
+    qr_sb_init(&b);
     PyVal *v = J(&a, "[Infinity, -Infinity, NaN, 123456789012345678901234567890, -9223372036854775809, "
                      "9223372036854775807, 1e400, 0.1, 1e16, 1e-05, 123.0, \"Inf\\u0000x\", {\"k\": [1.5]}]");
     pv_repr(v, &b, 0);
-    assert_string_equal(b.data, "[inf, -inf, nan, 123456789012345678901234567890, -9223372036854775809, "
+    assert_string_equal(b.s, "[inf, -inf, nan, 123456789012345678901234567890, -9223372036854775809, "
                                 "9223372036854775807, inf, 0.1, 1e+16, 1e-05, 123.0, 'Inf\\x00x', {'k': [1.5]}]");
     assert_int_equal(v->u.items[3]->big, 1);
     assert_int_equal(v->u.items[5]->big, 0);
-    qr_buf_free(&b);
+    qr_sb_free(&b);
     qr_arena_free(&a);
 }
 
@@ -178,11 +178,11 @@ static void test_parse_literals(void **st) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         PyVal *v = pv_parse_complex(&a, cases[i][0], strlen(cases[i][0]), &e);
         assert_non_null(v);
-        QrBuf b;
-        qr_buf_init(&b);
+        QrSbuf b;
+        qr_sb_init(&b);
         pv_repr(v, &b, 0);
-        assert_string_equal(b.data, cases[i][1]);
-        qr_buf_free(&b);
+        assert_string_equal(b.s, cases[i][1]);
+        qr_sb_free(&b);
     }
     assert_null(pv_parse_complex(&a, "1+", 2, &e));
     assert_null(pv_parse_float(&a, "0x10", 4, &e));
@@ -206,11 +206,11 @@ static char *input_repr(const QrTask *t, int plus, uint32_t i) {
     QrErr e;
     PyVal *v = qr_task_input(t, plus, i, &a, &e);
     assert_non_null(v);
-    QrBuf b;
-    qr_buf_init(&b);
+    QrSbuf b;
+    qr_sb_init(&b);
     pv_repr(v, &b, 0);
     qr_arena_free(&a);
-    return qr_buf_take(&b, NULL);
+    return qr_sb_take(&b);
 }
 
 static void expect_input(const QrTask *t, int plus, uint32_t i, const char *want) {
