@@ -3,7 +3,7 @@
 #include <string.h>
 #include "cli/cli.h"
 
-#define QROBUST_VERSION "0.1.0"
+#include "util/version.h"
 
 typedef struct {
     const char *name;

@@ -1,0 +1,66 @@
+// What the runner needs from the other stages, as one function table, so the
+// study's loop (eval/runner.c) is written once and runs either on the real
+// stages (weights/ + tokenizer/ + quant/ + runtime/ + attacks/ + eval/) or on
+// a deterministic fake (eval/backend_fake.c) that tests the loop, the store,
+// resume, sharding and reports without a model.
+#pragma once
+#include <stdint.h>
+#include "eval/plan.h"
+#include "util/err.h"
+
+typedef struct {
+    char *task_id;
+    char *prompt; // the clean prompt the model completes
+} QrTask;
+
+typedef struct {
+    QrTask *tasks;
+    int n;
+} QrTaskList;
+
+typedef struct {
+    char *completion;  // malloc'd; what the model wrote after the prompt
+    char finish[8];    // "eos" | "stop" | "length"
+    int n_prompt_tokens, n_gen_tokens;
+} QrGenResult;
+
+typedef struct {
+    char status[8];   // "pass" | "fail" | "timeout" | "error"
+    int first_fail;   // index of the first failing input (fail), else -1
+    char detail[200]; // exception line or note, may be empty
+} QrVerdict;
+
+typedef struct {
+    QrVerdict base, plus;
+} QrExecResult;
+
+typedef struct QrBackend QrBackend;
+struct QrBackend {
+    const char *name; // recorded with every result line
+    void *self;
+    // Tasks of a generation set ("humaneval" | "mbpp") with their clean prompts.
+    int (*load_tasks)(QrBackend *b, const char *genset, QrTaskList *out, QrErr *e);
+    // The prompt under a prompt attack; *engine names what produced it.
+    int (*perturb)(QrBackend *b, const QrPlan *p, const QrCond *c, const char *genset, const QrTask *t, char **out,
+                   char *engine, size_t engine_len, QrErr *e);
+    // Loads a model at a precision (replaces any loaded one).
+    int (*model_load)(QrBackend *b, const QrPlan *p, const QrModelSpec *m, const char *precision, QrErr *e);
+    // Puts the loaded model's weights in the state of a condition: noise for
+    // gaussian/uniform (from the plan seed), clean weights for anything else.
+    int (*model_condition)(QrBackend *b, const QrPlan *p, const QrCond *c, QrErr *e);
+    // Completes n prompts; seeds[i] seeds sample i when sampling.
+    int (*generate)(QrBackend *b, const QrPlan *p, int n, const char *const *prompts, const uint64_t *seeds,
+                    QrGenResult *out, QrErr *e);
+    void (*model_unload)(QrBackend *b);
+    // Judges n completions of tasks of a generation set (base and plus tests).
+    int (*evaluate)(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrTask *const *tasks,
+                    const char *const *completions, QrExecResult *out, QrErr *e);
+    void (*destroy)(QrBackend *b);
+};
+
+int qr_backend_fake(QrBackend *b, QrErr *e);
+// The real stages. Defined weakly in eval/backend_real_stub.c until every
+// stage it needs has landed; its error says which are missing.
+int qr_backend_real(QrBackend *b, QrErr *e);
+int qr_backend_create(const char *name, QrBackend *b, QrErr *e);
+void qr_tasklist_free(QrTaskList *t);

@@ -1,0 +1,208 @@
+#include "kernels/gemm.h"
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+// A fused multiply-add where the hardware has one. The portable build (no FMA)
+// rounds twice; it is then its own reference (scalar = "fast" path there).
+#ifdef __FMA__
+#define QR_FMA(a, b, c) fmaf((a), (b), (c))
+#else
+#define QR_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+static inline float w_at(QrDType wt, const void *W, size_t i) {
+    switch (wt) {
+    case QR_DT_BF16: return qr_bf16_to_f32(((const uint16_t *)W)[i]);
+    case QR_DT_F16: return qr_f16_to_f32(((const uint16_t *)W)[i]);
+    default: return ((const float *)W)[i];
+    }
+}
+
+static inline float hsum8_ref(const float s[8]) {
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+void qr_gemm_ref(QrDType wt, const void *W, int out, int in, const float *x, int n, float *y) {
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < out; c++) {
+            float s[8] = {0};
+            const float *xr = x + (size_t)r * in;
+            size_t wo = (size_t)c * in;
+            for (int k = 0; k < in; k++) s[k & 7] = QR_FMA(xr[k], w_at(wt, W, wo + k), s[k & 7]);
+            y[(size_t)r * out + c] = hsum8_ref(s);
+        }
+}
+
+float qr_dot_ref(const float *a, const float *b, int n) {
+    float s[8] = {0};
+    for (int k = 0; k < n; k++) s[k & 7] = QR_FMA(a[k], b[k], s[k & 7]);
+    return hsum8_ref(s);
+}
+
+void qr_axpy(float a, const float *x, float *y, int n) {
+    for (int i = 0; i < n; i++) y[i] = QR_FMA(a, x[i], y[i]);
+}
+
+#ifndef __AVX2__
+void qr_gemm(QrDType wt, const void *W, int out, int in, const float *x, int n, float *y) {
+    // Portable build: the reference, split across threads by output row.
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < out; c++)
+        for (int r = 0; r < n; r++) {
+            float s[8] = {0};
+            const float *xr = x + (size_t)r * in;
+            for (int k = 0; k < in; k++) s[k & 7] = QR_FMA(xr[k], w_at(wt, W, (size_t)c * in + k), s[k & 7]);
+            y[(size_t)r * out + c] = hsum8_ref(s);
+        }
+}
+float qr_dot(const float *a, const float *b, int n) { return qr_dot_ref(a, b, n); }
+#else
+
+static inline float hsum8(__m256 v) {
+    // Same tree as hsum8_ref: (s0+s4, s1+s5, s2+s6, s3+s7) -> (a0+a2, a1+a3) -> sum.
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    __m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    return _mm_cvtss_f32(_mm_add_ss(b, _mm_movehdup_ps(b)));
+}
+
+// Eight weights starting at element k of a row, as f32.
+static inline __attribute__((always_inline)) __m256 load_w8(QrDType wt, const void *row, int k) {
+    switch (wt) {
+    case QR_DT_BF16: {
+        __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + k));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    case QR_DT_F16: return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + k)));
+    default: return _mm256_loadu_ps((const float *)row + k);
+    }
+}
+
+static inline size_t wsize(QrDType wt) { return wt == QR_DT_F32 ? 4 : 2; }
+
+// One register tile: R activation rows x C weight rows over the full depth.
+// R and C are compile-time constants in every instantiation below, so the
+// accumulator array lives in registers.
+static inline __attribute__((always_inline)) void tile(QrDType wt, const float *x, int in, const void *W, int out,
+                                                       int r0, int c0, float *y, const int R, const int C) {
+    __m256 acc[4][8];
+    const void *wr[8];
+    const float *xr[4];
+#pragma GCC unroll 8
+    for (int c = 0; c < C; c++) wr[c] = (const char *)W + (size_t)(c0 + c) * in * wsize(wt);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) xr[r] = x + (size_t)(r0 + r) * in;
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= in; k += 8) {
+        __m256 xv[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_ps(xr[r] + k);
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            __m256 wv = load_w8(wt, wr[c], k);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
+        }
+    }
+    if (k < in) {
+        // Tail: zero-padded copies, so lane j still gets exactly the k with k % 8 == j.
+        int m = in - k;
+        float xt[4][8] = {{0}}, wt8[8][8] = {{0}};
+        for (int r = 0; r < R; r++) memcpy(xt[r], xr[r] + k, (size_t)m * 4);
+        for (int c = 0; c < C; c++)
+            for (int j = 0; j < m; j++) wt8[c][j] = w_at(wt, wr[c], (size_t)k + j);
+        for (int c = 0; c < C; c++) {
+            __m256 wv = _mm256_loadu_ps(wt8[c]);
+            for (int r = 0; r < R; r++) acc[r][c] = _mm256_fmadd_ps(_mm256_loadu_ps(xt[r]), wv, acc[r][c]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) y[(size_t)(r0 + r) * out + c0 + c] = hsum8(acc[r][c]);
+}
+
+// Instantiations: the decode shape (one activation row, 8 weight rows = 8
+// independent FMA chains, enough to cover the FMA latency while streaming W),
+// and the prefill shape (3 x 4 = 12 accumulators + 3 activations + 1 weight =
+// the 16 ymm registers), plus the edges.
+#define TILE_FN(R, C)                                                                                       \
+    static void tile_##R##_##C(QrDType wt, const float *x, int in, const void *W, int out, int r0, int c0, \
+                               float *y) {                                                                  \
+        tile(wt, x, in, W, out, r0, c0, y, R, C);                                                           \
+    }
+TILE_FN(1, 8)
+TILE_FN(1, 4)
+TILE_FN(1, 1)
+TILE_FN(2, 4)
+TILE_FN(2, 1)
+TILE_FN(3, 4)
+TILE_FN(3, 1)
+
+typedef void (*TileFn)(QrDType, const float *, int, const void *, int, int, int, float *);
+
+// Output rows [c_begin, c_end) for all n activation rows.
+static void gemm_rows(QrDType wt, const void *W, int out, int in, const float *x, int n, float *y, int c_begin,
+                      int c_end) {
+    if (n == 1) {
+        int c = c_begin;
+        for (; c + 8 <= c_end; c += 8) tile_1_8(wt, x, in, W, out, 0, c, y);
+        for (; c + 4 <= c_end; c += 4) tile_1_4(wt, x, in, W, out, 0, c, y);
+        for (; c < c_end; c++) tile_1_1(wt, x, in, W, out, 0, c, y);
+        return;
+    }
+    // Blocks of weight rows small enough to stay in L2 while every activation
+    // tile passes over them; within a block, 3-row activation tiles (L1).
+    const int CB = 64;
+    for (int cb = c_begin; cb < c_end; cb += CB) {
+        int ce = cb + CB < c_end ? cb + CB : c_end;
+        for (int r = 0; r < n; r += 3) {
+            int R = n - r >= 3 ? 3 : n - r;
+            TileFn f4 = R == 3 ? tile_3_4 : R == 2 ? tile_2_4 : tile_1_4;
+            TileFn f1 = R == 3 ? tile_3_1 : R == 2 ? tile_2_1 : tile_1_1;
+            int c = cb;
+            for (; c + 4 <= ce; c += 4) f4(wt, x, in, W, out, r, c, y);
+            for (; c < ce; c++) f1(wt, x, in, W, out, r, c, y);
+        }
+    }
+}
+
+void qr_gemm(QrDType wt, const void *W, int out, int in, const float *x, int n, float *y) {
+    // Split output rows evenly (in multiples of 8) across threads: each output
+    // element is computed by one thread, so the thread count never changes bits.
+#pragma omp parallel
+    {
+        int nt = 1, t = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads();
+        t = omp_get_thread_num();
+#endif
+        int units = (out + 7) / 8;
+        int ub = (int)((long)units * t / nt), ue = (int)((long)units * (t + 1) / nt);
+        int cb = ub * 8, ce = ue * 8 < out ? ue * 8 : out;
+        if (cb < ce) gemm_rows(wt, W, out, in, x, n, y, cb, ce);
+    }
+}
+
+float qr_dot(const float *a, const float *b, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= n; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc);
+    if (k < n) {
+        float at[8] = {0}, bt[8] = {0};
+        memcpy(at, a + k, (size_t)(n - k) * 4);
+        memcpy(bt, b + k, (size_t)(n - k) * 4);
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(at), _mm256_loadu_ps(bt), acc);
+    }
+    return hsum8(acc);
+}
+#endif

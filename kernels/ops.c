@@ -1,0 +1,92 @@
+#include "kernels/ops.h"
+#include <math.h>
+
+void qr_rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps) {
+#pragma omp parallel for schedule(static) if (n > 4)
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * dim;
+        float *o = out + (size_t)r * dim;
+        double ss = 0;
+        for (int j = 0; j < dim; j++) ss += (double)xr[j] * xr[j];
+        float var = (float)(ss / dim);
+        float inv = 1.0f / sqrtf(var + eps);
+        for (int j = 0; j < dim; j++) o[j] = w[j] * (xr[j] * inv);
+    }
+}
+
+void qr_rope(float *x, int n, int n_heads, int head_dim, int rope_dim, const int *pos, const float *inv_freq,
+             int interleaved) {
+    int half = rope_dim / 2;
+    for (int r = 0; r < n; r++) {
+        float c[512], s[512]; // rope_dim <= 1024 is checked at config time
+        for (int j = 0; j < half; j++) {
+            float ang = (float)pos[r] * inv_freq[j];
+            c[j] = cosf(ang);
+            s[j] = sinf(ang);
+        }
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)r * n_heads + h) * head_dim;
+            if (interleaved)
+                for (int j = 0; j < half; j++) {
+                    float a = v[2 * j], b = v[2 * j + 1];
+                    v[2 * j] = a * c[j] - b * s[j];
+                    v[2 * j + 1] = a * s[j] + b * c[j];
+                }
+            else
+                for (int j = 0; j < half; j++) {
+                    float a = v[j], b = v[j + half];
+                    v[j] = a * c[j] - b * s[j];
+                    v[j + half] = b * c[j] + a * s[j];
+                }
+        }
+    }
+}
+
+void qr_rope_freqs(float *inv_freq, int rope_dim, double theta, int type, double factor, double low_freq_factor,
+                   double high_freq_factor, int orig_max_pos) {
+    int half = rope_dim / 2;
+    for (int j = 0; j < half; j++) {
+        // transformers: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), all float32.
+        float ex = (float)(2 * j) / (float)rope_dim;
+        inv_freq[j] = 1.0f / powf((float)theta, ex);
+    }
+    if (type == 1) {
+        for (int j = 0; j < half; j++) inv_freq[j] = inv_freq[j] / (float)factor;
+    } else if (type == 2) {
+        // transformers _compute_llama3_parameters: long wavelengths are slowed
+        // by `factor`, short ones kept, the band between interpolated.
+        float low_wl = (float)orig_max_pos / (float)low_freq_factor;
+        float high_wl = (float)orig_max_pos / (float)high_freq_factor;
+        for (int j = 0; j < half; j++) {
+            float f = inv_freq[j];
+            float wl = 2.0f * (float)M_PI / f;
+            float scaled = wl > low_wl ? f / (float)factor : f;
+            if (!(wl < high_wl) && !(wl > low_wl)) {
+                float smooth = ((float)orig_max_pos / wl - (float)low_freq_factor) /
+                               ((float)high_freq_factor - (float)low_freq_factor);
+                scaled = (1.0f - smooth) * scaled / (float)factor + smooth * scaled;
+            }
+            inv_freq[j] = scaled;
+        }
+    }
+}
+
+void qr_silu_mul(float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) a[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+}
+
+void qr_add(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void qr_softmax(float *x, int n) {
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float sum = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}

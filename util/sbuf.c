@@ -1,0 +1,65 @@
+#include "util/sbuf.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void qr_sb_init(QrSbuf *b) { b->s = NULL; b->len = b->cap = 0; }
+void qr_sb_free(QrSbuf *b) { free(b->s); qr_sb_init(b); }
+void qr_sb_clear(QrSbuf *b) { b->len = 0; if (b->s) b->s[0] = 0; }
+
+static void grow(QrSbuf *b, size_t extra) {
+    if (b->len + extra + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) cap *= 2;
+    char *s = realloc(b->s, cap);
+    if (!s) { fputs("qrobust: out of memory\n", stderr); abort(); }
+    b->s = s;
+    b->cap = cap;
+}
+
+void qr_sb_putn(QrSbuf *b, const char *s, size_t n) {
+    grow(b, n);
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = 0;
+}
+void qr_sb_puts(QrSbuf *b, const char *s) { qr_sb_putn(b, s, strlen(s)); }
+void qr_sb_putc(QrSbuf *b, char c) { qr_sb_putn(b, &c, 1); }
+
+void qr_sb_printf(QrSbuf *b, const char *fmt, ...) {
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        grow(b, (size_t)n);
+        vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap2);
+        b->len += (size_t)n;
+    } else if (!b->s) {
+        grow(b, 0);
+        b->s[0] = 0;
+    }
+    va_end(ap2);
+}
+
+void qr_sb_put_xml(QrSbuf *b, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': qr_sb_puts(b, "&amp;"); break;
+        case '<': qr_sb_puts(b, "&lt;"); break;
+        case '>': qr_sb_puts(b, "&gt;"); break;
+        case '"': qr_sb_puts(b, "&quot;"); break;
+        case '\'': qr_sb_puts(b, "&#39;"); break;
+        default: qr_sb_putc(b, *s);
+        }
+    }
+}
+
+char *qr_sb_take(QrSbuf *b) {
+    if (!b->s) grow(b, 0), b->s[0] = 0;
+    char *s = b->s;
+    qr_sb_init(b);
+    return s;
+}
