@@ -10,6 +10,7 @@
 #include "attacks/rng.h"
 #include "attacks/scope.h"
 #include "attacks/text.h"
+#include "util/sbuf.h"
 
 static const char *const NAMES[QR_ATTACK_COUNT] = {
     "none",         "char",           "word",           "sentence",
@@ -74,20 +75,17 @@ static int cmp_edit(const void *a, const void *b) {
 
 char *qr_edits_apply(const char *text, QrEdits *ed) {
     qsort(ed->v, ed->n, sizeof *ed->v, cmp_edit);
-    QrText b = {0};
+    QrSbuf b;
+    qr_sb_init(&b);
     size_t pos = 0, len = strlen(text);
     for (size_t i = 0; i < ed->n; i++) {
         if (ed->v[i].start < pos) continue; // overlapping: keep the first
-        qr_text_add(&b, text + pos, ed->v[i].start - pos);
-        qr_text_adds(&b, ed->v[i].rep);
+        qr_sb_putn(&b, text + pos, ed->v[i].start - pos);
+        qr_sb_puts(&b, ed->v[i].rep);
         pos = ed->v[i].end;
     }
-    qr_text_add(&b, text + pos, len - pos);
-    if (b.oom) {
-        qr_text_free(&b);
-        return NULL;
-    }
-    return qr_text_take(&b);
+    qr_sb_putn(&b, text + pos, len - pos);
+    return qr_sb_take(&b);
 }
 
 // ---- char ------------------------------------------------------------------------------
@@ -217,7 +215,7 @@ static size_t line_start(const char *t, size_t i) {
 // Wraps words (split at single spaces) greedily: first line starts at column
 // first_col, lines break before exceeding width, continuation lines start with
 // indent. Words are never split.
-static void wrap(QrText *b, const char *s, size_t first_col, size_t width, const char *indent, size_t ilen) {
+static void wrap(QrSbuf *b, const char *s, size_t first_col, size_t width, const char *indent, size_t ilen) {
     size_t col = first_col;
     int first = 1;
     for (const char *p = s; *p;) {
@@ -227,14 +225,14 @@ static void wrap(QrText *b, const char *s, size_t first_col, size_t width, const
         while (*q && *q != ' ') q++;
         size_t wl = (size_t)(q - p);
         if (!first && col + 1 + wl > width) {
-            qr_text_addc(b, '\n');
-            qr_text_add(b, indent, ilen);
+            qr_sb_putc(b, '\n');
+            qr_sb_putn(b, indent, ilen);
             col = ilen;
         } else if (!first) {
-            qr_text_addc(b, ' ');
+            qr_sb_putc(b, ' ');
             col++;
         }
-        qr_text_add(b, p, wl);
+        qr_sb_putn(b, p, wl);
         col += wl;
         first = 0;
         p = q;
@@ -242,7 +240,7 @@ static void wrap(QrText *b, const char *s, size_t first_col, size_t width, const
 }
 
 // Puts the protected chunks back; -1 when a placeholder is missing or repeated.
-static int restore(const char *tr, const char *prompt, const Para *pa, QrText *b) {
+static int restore(const char *tr, const char *prompt, const Para *pa, QrSbuf *b) {
     int *seen = calloc(pa->nph + 1, sizeof *seen);
     if (!seen) return -1;
     int rc = 0;
@@ -252,11 +250,11 @@ static int restore(const char *tr, const char *prompt, const Para *pa, QrText *b
         if (!strncmp(s, "QRP", 3) && sscanf(s + 3, "%uQ%n", &k, &used) == 1 && used > 1 && k < pa->nph &&
             s[3 + used - 1] == 'Q') {
             seen[k]++;
-            qr_text_add(b, prompt + pa->ph[k].start, pa->ph[k].end - pa->ph[k].start);
+            qr_sb_putn(b, prompt + pa->ph[k].start, pa->ph[k].end - pa->ph[k].start);
             s += 3 + used;
             continue;
         }
-        qr_text_addc(b, *s++);
+        qr_sb_putc(b, *s++);
     }
     for (size_t k = 0; k < pa->nph && !rc; k++)
         if (seen[k] != 1) rc = -1;
@@ -266,13 +264,13 @@ static int restore(const char *tr, const char *prompt, const Para *pa, QrText *b
 
 // Appends prompt bytes [from, to) of a paragraph to b, each line break (and the
 // indentation after it) as one space.
-static void add_joined(QrText *b, const char *s, size_t from, size_t to) {
+static void add_joined(QrSbuf *b, const char *s, size_t from, size_t to) {
     for (size_t pos = from; pos < to; pos++) {
         if (s[pos] == '\n') {
             while (b->len && b->s[b->len - 1] == ' ') b->len--;
-            qr_text_addc(b, ' ');
+            qr_sb_putc(b, ' ');
             while (pos + 1 < to && (s[pos + 1] == ' ' || s[pos + 1] == '\t')) pos++;
-        } else qr_text_addc(b, s[pos]);
+        } else qr_sb_putc(b, s[pos]);
     }
 }
 
@@ -316,7 +314,8 @@ static int attack_sentence(const QrAttackCfg *c, const QrAttackIn *in, size_t n,
             while (ti < p->ntoks && p->toks[ti].block < blk) ti++;
             // Source text: the lines joined by one space, each run of protected
             // chunks (separated by blanks only) as one placeholder QRP<k>Q.
-            QrText b = {0};
+            QrSbuf b;
+    qr_sb_init(&b);
             size_t pos = a->start;
             for (size_t i = ti; i < p->ntoks && p->toks[i].block == blk; i++) {
                 if (!p->toks[i].protect) continue;
@@ -329,23 +328,19 @@ static int attack_sentence(const QrAttackCfg *c, const QrAttackIn *in, size_t n,
                 }
                 add_joined(&b, s, pos, p->toks[i].start);
                 if (qr_grow((void **)&a->ph, &a->phcap, a->nph + 1, sizeof *a->ph)) {
-                    qr_text_free(&b);
+                    qr_sb_free(&b);
                     goto oom;
                 }
                 a->ph[a->nph].start = p->toks[i].start;
                 a->ph[a->nph].end = p->toks[j].end;
                 char ph[32];
                 snprintf(ph, sizeof ph, "QRP%zuQ", a->nph++);
-                qr_text_adds(&b, ph);
+                qr_sb_puts(&b, ph);
                 pos = p->toks[j].end;
                 i = j;
             }
             add_joined(&b, s, pos, a->end);
-            if (b.oom) {
-                qr_text_free(&b);
-                goto oom;
-            }
-            a->src = qr_text_take(&b);
+            a->src = qr_sb_take(&b);
             l = l1;
         }
     }
@@ -359,19 +354,21 @@ static int attack_sentence(const QrAttackCfg *c, const QrAttackIn *in, size_t n,
         QrEdits ed = {0};
         for (; i < np && pa[i].task == t; i++) {
             const Para *a = &pa[i];
-            QrText w = {0}, r = {0};
+            QrSbuf w, r;
+            qr_sb_init(&w);
+            qr_sb_init(&r);
             const char *indent = a->cont_indent_at != SIZE_MAX ? in[t].prompt + a->cont_indent_at : "";
             if (a->nlines > 1) wrap(&w, dst[i], a->first_col, a->width, indent, a->cont_indent_len);
-            else qr_text_adds(&w, dst[i]);
+            else qr_sb_puts(&w, dst[i]);
             const char *wrapped = w.s ? w.s : "";
-            int bad = w.oom || restore(wrapped, in[t].prompt, a, &r) || r.oom || r.len == 0;
+            int bad = restore(wrapped, in[t].prompt, a, &r) || r.len == 0;
             if (bad) out[t].failed++;
             else if (r.len != a->end - a->start || memcmp(r.s, in[t].prompt + a->start, r.len)) {
                 if (qr_edits_add(&ed, a->start, a->end, r.s, r.len)) bad = -1;
                 else out[t].units++;
             }
-            qr_text_free(&w);
-            qr_text_free(&r);
+            qr_sb_free(&w);
+            qr_sb_free(&r);
             if (bad < 0) {
                 qr_edits_free(&ed);
                 goto oom;

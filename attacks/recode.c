@@ -11,28 +11,26 @@
 #include "attacks/prompt_internal.h"
 #include "attacks/scope.h"
 #include "attacks/text.h"
+#include "util/sbuf.h"
 
 static int ident_char(int c) { return isalnum(c) || c == '_'; }
 
 char *qr_rename_ident(const char *text, const char *old, const char *new_name) {
-    QrText b = {0};
+    QrSbuf b;
+    qr_sb_init(&b);
     size_t ol = strlen(old);
     const char *p = text;
     while (*p) {
         const char *q = ol ? strstr(p, old) : NULL;
         if (!q) break;
         int before = q > text && ident_char((unsigned char)q[-1]), after = ident_char((unsigned char)q[ol]);
-        qr_text_add(&b, p, (size_t)(q - p));
-        if (before || after) qr_text_add(&b, q, ol);
-        else qr_text_adds(&b, new_name);
+        qr_sb_putn(&b, p, (size_t)(q - p));
+        if (before || after) qr_sb_putn(&b, q, ol);
+        else qr_sb_puts(&b, new_name);
         p = q + ol;
     }
-    qr_text_adds(&b, p);
-    if (b.oom) {
-        qr_text_free(&b);
-        return NULL;
-    }
-    return qr_text_take(&b);
+    qr_sb_puts(&b, p);
+    return qr_sb_take(&b);
 }
 
 static int occurs_as_ident(const char *text, const char *name) {
@@ -206,7 +204,8 @@ static int doc2comments(const char *t, QrEdits *ed, int *units, QrErr *e) {
         size_t ls = line_begin(t, ds[d].qstart), le = rest_of_line_blank(t, ds[d].qend);
         if (le == SIZE_MAX) continue; // code after the closing quotes: leave it
         size_t il = ds[d].qstart - ls;
-        QrText b = {0};
+        QrSbuf b;
+    qr_sb_init(&b);
         size_t nlines = 0, first = 1;
         for (size_t s = ds[d].start; s <= ds[d].end;) {
             size_t x = s;
@@ -218,12 +217,12 @@ static int doc2comments(const char *t, QrEdits *ed, int *units, QrErr *e) {
             while (z > a && (t[z - 1] == ' ' || t[z - 1] == '\t' || t[z - 1] == '\r')) z--;
             int last = x >= ds[d].end;
             if (!(a == z && (first || last))) { // the empty line after """ and before the closing """ go
-                if (a == z) qr_text_addc(&b, '\n');
+                if (a == z) qr_sb_putc(&b, '\n');
                 else {
-                    qr_text_add(&b, t + ls, il);
-                    qr_text_adds(&b, "# ");
-                    qr_text_add(&b, t + a, z - a);
-                    qr_text_addc(&b, '\n');
+                    qr_sb_putn(&b, t + ls, il);
+                    qr_sb_puts(&b, "# ");
+                    qr_sb_putn(&b, t + a, z - a);
+                    qr_sb_putc(&b, '\n');
                 }
                 nlines++;
             }
@@ -232,8 +231,8 @@ static int doc2comments(const char *t, QrEdits *ed, int *units, QrErr *e) {
             s = x + 1;
         }
         if (b.len && (le == 0 || t[le - 1] != '\n')) b.len--, b.s[b.len] = 0; // no newline at the end of the text
-        int rc = b.oom || qr_edits_add(ed, ls, le, b.s ? b.s : "", b.len);
-        qr_text_free(&b);
+        int rc = qr_edits_add(ed, ls, le, b.s ? b.s : "", b.len);
+        qr_sb_free(&b);
         if (rc) {
             free(ds);
             return qr_fail(e, "out of memory");
