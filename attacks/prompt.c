@@ -74,7 +74,7 @@ static int cmp_edit(const void *a, const void *b) {
 }
 
 char *qr_edits_apply(const char *text, QrEdits *ed) {
-    qsort(ed->v, ed->n, sizeof *ed->v, cmp_edit);
+    if (ed->n) qsort(ed->v, ed->n, sizeof *ed->v, cmp_edit);
     QrSbuf b;
     qr_sb_init(&b);
     size_t pos = 0, len = strlen(text);
