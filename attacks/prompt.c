@@ -9,7 +9,7 @@
 #include "attacks/prompt_internal.h"
 #include "attacks/rng.h"
 #include "attacks/scope.h"
-#include "attacks/text.h"
+#include "util/grow.h"
 #include "util/sbuf.h"
 
 static const char *const NAMES[QR_ATTACK_COUNT] = {
