@@ -205,11 +205,11 @@ static char *nfc_region(const char *text, size_t len, size_t *out_len) {
 
 // NFC of the whole text, normalizing only where it can change: every code
 // point below U+0300 is NFC-stable on its own, and only characters >= U+0300
-// (lead byte >= 0xCC) compose or reorder. Two ASCII characters in a row are a
-// safe cut (an ASCII character is a starter that never composes with what
-// precedes it, and a starter stops reordering and composition), so each
-// stretch with a byte >= 0xCC is normalized from the previous such cut to the
-// next one, and the rest is copied.
+// (lead byte >= 0xCC) compose or reorder. The boundary between two ASCII
+// characters X Y is a safe cut: Y is a starter that never composes with X, and
+// a starter stops reordering and composition. So each stretch with a byte
+// >= 0xCC is normalized from the previous such cut to the next one, and the
+// rest is copied.
 char *unicode_nfc(const char *text, size_t len, size_t *out_len) {
     const uint8_t *s = (const uint8_t *)text;
     size_t i = 0;
@@ -220,7 +220,7 @@ char *unicode_nfc(const char *text, size_t len, size_t *out_len) {
     while (i < len) {
         // stretch [a, z) around the byte at i, bounded by safe cuts
         size_t a = i;
-        while (a > done && !(a >= 2 && s[a - 1] < 0x80 && s[a - 2] < 0x80)) a--;
+        while (a > done && !(s[a] < 0x80 && s[a - 1] < 0x80)) a--;
         size_t z = i + 1;
         while (z < len && !(s[z] < 0x80 && s[z - 1] < 0x80)) z++;
         size_t nl;
