@@ -13,6 +13,7 @@
 #include "kernels/attention.h"
 #include "kernels/ops.h"
 #include "runtime/model.h"
+#include "runtime/qlinear.h"
 
 typedef struct {
     float *attn_norm;  // [dim]  input_layernorm
@@ -326,7 +327,7 @@ static int load_linear(QrModel *m, int which, int layer, QrLinear *L, QrErr *e) 
     tname(name, sizeof name, which, layer, ck->kind);
     tshape(&m->cfg, which, &rows, &cols);
     const QrTensor *t = need(ck, name, e);
-    if (!t || qr_linear_from_tensor(L, t, (int)rows, (int)cols, 0, QR_WF_F32, e)) return -1;
+    if (!t || qr_linear_load(L, ck, t, (int)rows, (int)cols, e)) return -1;
     int block = which >= T_ATTN_NORM;
     if (add_param(m, name, L, NULL, 0, block ? layer : -1, block, which == T_EMBED))
         return qr_fail(e, "out of memory");
