@@ -246,6 +246,10 @@ int qr_plan_set(QrPlan *p, const char *name_in, const char *v, QrErr *e) {
         if (strcmp(v, "real") && strcmp(v, "fake"))
             return qr_fail(e, "--backend: unknown value '%s' (one of: real, fake)", v);
         snprintf(p->backend, sizeof p->backend, "%s", v);
+    } else if (!strcmp(name, "generate-only")) {
+        if (strcmp(v, "1") && strcmp(v, "0") && strcmp(v, "true") && strcmp(v, "false"))
+            return qr_fail(e, "--generate-only: expected true or false, not '%s'", v);
+        p->generate_only = !strcmp(v, "1") || !strcmp(v, "true");
     } else if (!strcmp(name, "shard")) {
         return parse_shard(p, v, e);
     } else {

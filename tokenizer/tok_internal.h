@@ -137,6 +137,14 @@ int tok_load_json(Tokenizer *t, const char *name, const char *buf, size_t len, c
 int tok_load_gguf(Tokenizer *t, const char *path, const uint8_t *buf, size_t len, QrErr *e);
 // SentencePiece ModelProto (tokenizer.model):
 int tok_load_spm(Tokenizer *t, const char *name, const uint8_t *buf, size_t len, QrErr *e);
+// SentencePiece (tok_spm.c): sets piece id (U+2581 decodes to a space,
+// <0xNN> byte pieces to their byte; control/unknown/user pieces are matched
+// in text first), and the SentencePiece encoding setup (escape spaces, a
+// dummy U+2581 prefix when add_prefix, byte fallback).
+int tok_spm_piece(Tokenizer *t, int32_t id, const char *s, size_t len, float score, int type);
+void tok_spm_setup(Tokenizer *t, int add_prefix);
+// tokenizer_config.json: BOS/EOS ids and transformers' add_bos/add_eos rules.
+int tok_apply_config(Tokenizer *t, const char *path, QrErr *e);
 // The pre-tokenizer of a GGUF tokenizer.ggml.pre name (the HF regexes of that family).
 int tok_gguf_pretok(Tokenizer *t, const char *pre, QrErr *e);
 

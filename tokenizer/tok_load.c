@@ -283,7 +283,10 @@ static int load_file(Tokenizer *t, const char *path, const char *cfg, QrErr *e) 
     int rc;
     if (len >= 4 && !memcmp(buf, "GGUF", 4)) rc = tok_load_gguf(t, path, (const uint8_t *)buf, len, e);
     else if (i < len && buf[i] == '{') rc = tok_load_json(t, path, buf, len, cfg, e);
-    else rc = tok_load_spm(t, path, (const uint8_t *)buf, len, e);
+    else {
+        rc = tok_load_spm(t, path, (const uint8_t *)buf, len, e);
+        if (!rc && cfg) rc = tok_apply_config(t, cfg, e);
+    }
     free(buf);
     return rc;
 }
@@ -296,7 +299,9 @@ int tok_load(Tokenizer **out, const char *path, QrErr *e) {
     char file[4096], cfg[4096], dir[4096];
     if (qr_is_dir(path)) {
         snprintf(dir, sizeof dir, "%s", path);
+        // tokenizer.json (or a gzip-compressed tokenizer.json.gz), else tokenizer.model
         join(file, sizeof file, dir, "tokenizer.json");
+        if (!qr_file_exists(file)) join(file, sizeof file, dir, "tokenizer.json.gz");
         if (!qr_file_exists(file)) join(file, sizeof file, dir, "tokenizer.model");
         if (!qr_file_exists(file)) {
             tok_free(t);
