@@ -6,8 +6,8 @@
 #include "kernels/ops.h"
 
 // ---- the architectures this build knows (issue 5 adds a line each) ----
-extern const QrArch qr_arch_llama;
-static const QrArch *const ARCHS[] = {&qr_arch_llama};
+extern const QrArch qr_arch_llama, qr_arch_codegen, qr_arch_starcoder2;
+static const QrArch *const ARCHS[] = {&qr_arch_llama, &qr_arch_codegen, &qr_arch_starcoder2};
 #define NARCH (int)(sizeof ARCHS / sizeof ARCHS[0])
 
 static int in_list(const char *const *l, const char *s) {
