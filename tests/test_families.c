@@ -16,8 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/ops.h"
+#include <sys/wait.h>
+#include <unistd.h>
+#include "runtime/generate.h"
 #include "runtime/model.h"
 #include "runtime/presets.h"
+#include "tokenizer/tokenizer.h"
 
 #define FIX "tests/fixtures/families/"
 
@@ -255,6 +259,91 @@ static void test_qwen2(void **st) {
     qr_model_free(m);
 }
 
+// ---- a model directory as users have it: weights + tokenizer.json ----
+
+// A temporary directory holding the family fixture's config.json and
+// model.safetensors and the family's tokenizer (tokenizer.json.gz +
+// tokenizer_config.json from the tokenizer fixtures), as links.
+static void make_model_dir(char *dir, const char *fixture, const char *tok) {
+    strcpy(dir, "/tmp/qrobust-fam-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char cwd[512], src[1024], dst[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    const char *files[4][2] = {{FIX, "config.json"}, {FIX, "model.safetensors"},
+                               {"tests/fixtures/tok/hf/", "tokenizer.json.gz"},
+                               {"tests/fixtures/tok/hf/", "tokenizer_config.json"}};
+    for (int i = 0; i < 4; i++) {
+        snprintf(src, sizeof src, "%s/%s%s/%s", cwd, files[i][0], i < 2 ? fixture : tok, files[i][1]);
+        snprintf(dst, sizeof dst, "%s/%s", dir, files[i][1]);
+        assert_int_equal(symlink(src, dst), 0);
+    }
+}
+
+static void remove_model_dir(const char *dir) {
+    const char *files[] = {"config.json", "model.safetensors", "tokenizer.json.gz", "tokenizer_config.json"};
+    char p[1024];
+    for (int i = 0; i < 4; i++) snprintf(p, sizeof p, "%s/%s", dir, files[i]), unlink(p);
+    rmdir(dir);
+}
+
+// Text in, text out: the family's tokenizer loaded from the model directory
+// encodes the prompts to the ids HF tokenizers gives (prompts chosen so that
+// every id falls inside the fixtures' 320-token vocabulary), qr_generate
+// decodes two prompts as one batch with the tokens of one-at-a-time greedy
+// decoding, and the completion text is the tokenizer's decoding of them.
+// (DeepSeek-Coder's tokenizer always starts with BOS 32013, outside any tiny
+// vocabulary; its tokenizer and its LLaMA body are tested separately.)
+static void test_generate_with_tokenizer(void **st) {
+    (void)st;
+    struct { const char *fixture, *tok; int ids[2][6], n[2]; } F[] = {
+        {"codegen", "codegen", {{64, 13, 65, 7, 66, 8}, {69, 7, 87, 8}}, {6, 4}},
+        {"starcoder2", "starcoder2", {{102, 51, 103, 45, 104, 46}, {107, 45, 125, 46}}, {6, 4}},
+    };
+    const char *text[2] = {"a.b(c)", "f(x)"};
+    for (int f = 0; f < 2; f++) {
+        char dir[64];
+        make_model_dir(dir, F[f].fixture, F[f].tok);
+        QrModel *m;
+        Tokenizer *tok;
+        QrErr e;
+        if (qr_model_load(&m, dir, NULL, &e) || tok_load(&tok, dir, &e)) fail_msg("%s", e.msg);
+        int32_t *ids[2];
+        int n[2];
+        for (int k = 0; k < 2; k++) {
+            size_t nn;
+            if (tok_encode(tok, text[k], strlen(text[k]), TOK_ADD_SPECIAL, &ids[k], &nn, &e)) fail_msg("%s", e.msg);
+            n[k] = (int)nn;
+            assert_int_equal(n[k], F[f].n[k]);
+            for (int i = 0; i < n[k]; i++) assert_int_equal(ids[k][i], F[f].ids[k][i]);
+        }
+        QrGenParams p = {.max_new_tokens = 10, .temperature = 0, .top_p = 1, .ignore_eos = 1};
+        QrCompletion out[2];
+        const int32_t *const pr[2] = {ids[0], ids[1]};
+        if (qr_generate(m, tok, pr, n, 2, &p, out, &e)) fail_msg("%s", e.msg);
+        if (qr_model_reserve(m, 1, 128, 32, &e)) fail_msg("%s", e.msg);
+        for (int k = 0; k < 2; k++) {
+            int want[10], prompt[8];
+            for (int i = 0; i < n[k]; i++) prompt[i] = ids[k][i];
+            greedy(m, prompt, n[k], 10, want);
+            assert_int_equal(out[k].n_tokens, 10);
+            for (int i = 0; i < 10; i++) assert_int_equal(out[k].tokens[i], want[i]);
+            size_t len;
+            char *dec = tok_decode(tok, out[k].tokens, 10, 0, &len, &e);
+            assert_non_null(dec);
+            assert_int_equal(out[k].len, len);
+            assert_memory_equal(out[k].text, dec, len);
+            printf("  %-10s %-8s -> %d tokens (%d %d %d ...), %zu bytes of text\n", F[f].fixture, text[k],
+                   out[k].n_tokens, want[0], want[1], want[2], len);
+            free(dec);
+            qr_completion_free(&out[k]);
+            free(ids[k]);
+        }
+        tok_free(tok);
+        qr_model_free(m);
+        remove_model_dir(dir);
+    }
+}
+
 // ---- published configs ----
 
 static int parse_config(const char *json_text, QrConfig *c, QrErr *e) {
@@ -436,6 +525,88 @@ static void test_bad_checkpoint(void **st) {
     }
 }
 
+// ---- the CLI: qrobust info --arch, qrobust bench --arch ----
+
+// Runs `qrobust ARGS` (the binary `make test` built), returns its stdout.
+static char *run_cli(const char *args, int *status) {
+    const char *bin = getenv("QROBUST_BIN");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin ? bin : "./qrobust", args);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    while (n + 1 < cap && (n += fread(out + n, 1, cap - 1 - n, f)) && !feof(f)) {
+    }
+    out[n] = 0;
+    int st = pclose(f);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+static void commas(char *buf, long long v) {
+    char t[32];
+    int len = snprintf(t, sizeof t, "%lld", v), o = 0;
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = t[i];
+    }
+    buf[o] = 0;
+}
+
+// `qrobust info --arch NAME` names the family and the exact parameter count
+// of every published config (no weights needed).
+static void test_cli_info_arch(void **st) {
+    (void)st;
+    for (int i = 0; i < qr_n_presets; i++) {
+        char args[128], want[96], pc[32];
+        snprintf(args, sizeof args, "info --arch %s", qr_presets[i].name);
+        int status;
+        char *out = run_cli(args, &status);
+        assert_int_equal(status, 0);
+        commas(pc, qr_presets[i].n_params);
+        snprintf(want, sizeof want, "parameters:  %s\n", pc);
+        if (!strstr(out, want)) fail_msg("%s: no '%s' in:\n%s", qr_presets[i].name, want, out);
+        const char *fam = strstr(qr_presets[i].config, "\"codegen\"")      ? "family:      codegen"
+                          : strstr(qr_presets[i].config, "\"starcoder2\"") ? "family:      starcoder2"
+                                                                              : "family:      llama";
+        if (!strstr(out, fam)) fail_msg("%s: no '%s' in:\n%s", qr_presets[i].name, fam, out);
+        free(out);
+    }
+    int status;
+    char *out = run_cli("info --arch no-such-model", &status);
+    assert_int_equal(status, 2);
+    assert_non_null(strstr(out, "qrobust: 'no-such-model' is neither a known checkpoint"));
+    free(out);
+}
+
+// `qrobust bench --arch` on a config.json file: a random model of that shape,
+// timed; the JSON report carries the numbers.
+static void test_cli_bench(void **st) {
+    (void)st;
+    int status;
+    char *out = run_cli("bench --arch " FIX "codegen/config.json --prompt 6 --gen 3 --batch 2 --reps 1 --no-bandwidth "
+                        "--json --threads 1", &status);
+    assert_int_equal(status, 0);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    if (!j) fail_msg("not JSON (%s): %s", je.text, out);
+    assert_string_equal(json_string_value(json_object_get(j, "family")), "codegen");
+    assert_int_equal(json_integer_value(json_object_get(j, "parameters")), 284480);
+    assert_int_equal(json_integer_value(json_object_get(j, "batch")), 2);
+    assert_true(json_real_value(json_object_get(j, "prefill_tokens_per_s")) > 0);
+    assert_true(json_real_value(json_object_get(j, "decode_tokens_per_s")) > 0);
+    // bf16 matrices (2 bytes a parameter), norm weights and biases held as f32:
+    // 2 x (ln_1 192 + fc_in bias 384 + fc_out bias 96) + ln_f 192 + lm_head bias 320 = 1856
+    assert_int_equal(json_integer_value(json_object_get(j, "weight_bytes")), (284480 - 1856) * 2 + 1856 * 4);
+    json_decref(j);
+    free(out);
+    out = run_cli("bench --arch codegen-350M-mono --dtype f8", &status);
+    assert_int_equal(status, 2);
+    assert_non_null(strstr(out, "--dtype 'f8'"));
+    free(out);
+}
+
 // ---- kernels ----
 
 static void test_layernorm_gelu(void **st) {
@@ -513,10 +684,13 @@ int main(void) {
         cmocka_unit_test(test_codegen),
         cmocka_unit_test(test_starcoder2),
         cmocka_unit_test(test_qwen2),
+        cmocka_unit_test(test_generate_with_tokenizer),
         cmocka_unit_test(test_preset_param_counts),
         cmocka_unit_test(test_preset_configs),
         cmocka_unit_test(test_unsupported),
         cmocka_unit_test(test_bad_checkpoint),
+        cmocka_unit_test(test_cli_info_arch),
+        cmocka_unit_test(test_cli_bench),
         cmocka_unit_test(test_layernorm_gelu),
         cmocka_unit_test(test_rope_partial_interleaved),
     };
