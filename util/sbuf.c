@@ -30,18 +30,18 @@ void qr_sb_puts(QrSbuf *b, const char *s) { qr_sb_putn(b, s, strlen(s)); }
 void qr_sb_putc(QrSbuf *b, char c) { qr_sb_putn(b, &c, 1); }
 
 void qr_sb_printf(QrSbuf *b, const char *fmt, ...) {
+    char small[256];
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    if (n > 0) {
+    if (n >= 0 && (size_t)n < sizeof small) {
+        qr_sb_putn(b, small, (size_t)n);
+    } else if (n > 0) {
         grow(b, (size_t)n);
         vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap2);
         b->len += (size_t)n;
-    } else if (!b->s) {
-        grow(b, 0);
-        b->s[0] = 0;
     }
     va_end(ap2);
 }
