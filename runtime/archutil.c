@@ -1,4 +1,5 @@
 #include "runtime/archutil.h"
+#include "runtime/qlinear.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +183,7 @@ static void bias_name(char *bn, size_t n, const char *name) {
 int qr_arch_linear(QrModel *m, const char *name, int rows, int cols, int bias, int layer, int flags, QrLinear *L,
                    QrErr *e) {
     const QrTensor *t = need(&m->ckpt, name, e);
-    if (!t || qr_linear_from_tensor(L, t, rows, cols, 0, QR_WF_F32, e)) return -1;
+    if (!t || qr_linear_load(L, &m->ckpt, t, rows, cols, e)) return -1; // float or bitsandbytes-quantized
     if (qr_arch_add_param(m, name, L, NULL, 0, layer, flags)) return qr_fail(e, "out of memory");
     if (!bias) return 0;
     char bn[128];

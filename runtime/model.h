@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include "runtime/linear.h"
+#include "runtime/qlinear.h"
 #include "util/err.h"
 #include "weights/checkpoint.h"
 
@@ -116,6 +117,8 @@ typedef struct {
     int convert;            // 1: store every float matrix as `weight_format`
     QrWeightFormat weight_format;
     QrDevice device;
+    QrQuantOpts quant;      // quant.fmt NF4/INT8: quantize the block linears on load, as
+                            // bitsandbytes does (after any conversion); zeroed: none
 } QrLoadOpts;
 
 struct QrModel {
