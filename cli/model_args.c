@@ -12,7 +12,16 @@ const char CLI_MODEL_HELP[] =
     "                      a .safetensors file inside one, or a GGUF file (required)\n"
     "  --tokenizer PATH    tokenizer.json, tokenizer.model, directory or GGUF (default: --model)\n"
     "  --threads N         CPU threads (default: all cores, or OMP_NUM_THREADS)\n"
-    "  --dtype D           convert the weights at load: f32, bf16 or f16 (default: as stored)\n";
+    "  --dtype D           convert the weights at load: f32, bf16 or f16 (default: as stored)\n"
+    "  --precision P       fp32, fp16, bf16: every matrix in that type (as --dtype);\n"
+    "                      int8, nf4: the linear layers of the blocks quantized on load exactly as\n"
+    "                      bitsandbytes does (LLM.int8; NF4 + double quant), embeddings, norms and\n"
+    "                      output head as stored. A checkpoint saved quantized by transformers +\n"
+    "                      bitsandbytes (or qrobust quantize) loads as it is (default: as stored)\n"
+    "  --int8-threshold T  LLM.int8 outlier threshold; 0 = pure int8 (default 6.0, or the\n"
+    "                      checkpoint's llm_int8_threshold)\n"
+    "  --nf4-compute D     NF4 compute dtype f32, f16 or bf16 (default f32, or the checkpoint's\n"
+    "                      bnb_4bit_compute_dtype)\n";
 const char CLI_PROMPT_HELP[] =
     "  --prompt TEXT       the prompt text\n"
     "  --prompt-file F     read the prompt from file F (bytes as they are)\n"
@@ -29,6 +38,9 @@ int cli_model_flag(int argc, char **argv, int *i, CliModelArgs *a) {
     if ((r = cli_flag_value(argc, argv, i, "--prompt-file", &a->prompt_file))) return r;
     if ((r = cli_flag_value(argc, argv, i, "--ids", &a->ids))) return r;
     if ((r = cli_flag_value(argc, argv, i, "--dtype", &a->dtype))) return r;
+    if ((r = cli_flag_value(argc, argv, i, "--precision", &a->precision))) return r;
+    if ((r = cli_flag_value(argc, argv, i, "--int8-threshold", &a->int8_threshold))) return r;
+    if ((r = cli_flag_value(argc, argv, i, "--nf4-compute", &a->nf4_compute))) return r;
     if ((r = cli_flag_value(argc, argv, i, "--threads", &v))) {
         if (r < 0) return -1;
         if (cli_parse_int("--threads", v, &a->threads)) return -1;
@@ -41,6 +53,48 @@ int cli_model_flag(int argc, char **argv, int *i, CliModelArgs *a) {
     if (cli_is_flag(argv, *i, "--no-bos")) {
         a->no_bos = 1;
         return 1;
+    }
+    return 0;
+}
+
+static int parse_compute(const char *flag, const char *v, QrComputeType *c, QrErr *e) {
+    if (!strcmp(v, "f32")) *c = QR_COMPUTE_F32;
+    else if (!strcmp(v, "f16")) *c = QR_COMPUTE_F16;
+    else if (!strcmp(v, "bf16")) *c = QR_COMPUTE_BF16;
+    else return qr_fail(e, "%s '%s': expected f32, f16 or bf16", flag, v);
+    return 0;
+}
+
+int cli_precision_opts(const CliModelArgs *a, QrLoadOpts *o, QrErr *e) {
+    if (a->precision) {
+        const char *p = a->precision;
+        QrWeightFormat f;
+        if (!strcmp(p, "fp32")) f = QR_WF_F32;
+        else if (!strcmp(p, "fp16")) f = QR_WF_F16;
+        else if (!strcmp(p, "bf16")) f = QR_WF_BF16;
+        else if (!strcmp(p, "int8")) f = QR_WF_INT8;
+        else if (!strcmp(p, "nf4")) f = QR_WF_NF4;
+        else return qr_fail(e, "--precision '%s': expected fp32, fp16, bf16, int8 or nf4", p);
+        if (f == QR_WF_INT8 || f == QR_WF_NF4) {
+            o->quant.fmt = f;
+        } else {
+            if (o->convert && o->weight_format != f)
+                return qr_fail(e, "--precision %s and --dtype %s disagree", p, a->dtype);
+            o->convert = 1;
+            o->weight_format = f;
+        }
+    }
+    if (a->int8_threshold) {
+        char *end;
+        const double t = strtod(a->int8_threshold, &end);
+        if (end == a->int8_threshold || *end || !(t >= 0) || t > 65504)
+            return qr_fail(e, "--int8-threshold '%s': expected a number in [0, 65504]", a->int8_threshold);
+        o->quant.int8_threshold = (float)t;
+        o->quant.set_threshold = 1;
+    }
+    if (a->nf4_compute) {
+        if (parse_compute("--nf4-compute", a->nf4_compute, &o->quant.compute, e)) return -1;
+        o->quant.set_compute = 1;
     }
     return 0;
 }
@@ -58,7 +112,15 @@ int cli_open_model(const CliModelArgs *a, QrModel **m, Tokenizer **tok, int need
         else if (!strcmp(a->dtype, "f16")) o.weight_format = QR_WF_F16;
         else return qr_fail(e, "--dtype '%s': expected f32, bf16 or f16", a->dtype);
     }
+    if (cli_precision_opts(a, &o, e)) return -1;
     if (qr_model_load(m, a->model, &o, e)) return -1;
+    if (a->precision && o.quant.fmt == QR_WF_F32 && qr_model_quant_format(*m) != QR_WF_F32) {
+        qr_fail(e, "%s: the checkpoint is quantized (%s); --precision %s cannot undo that", a->model,
+                qr_wf_name(qr_model_quant_format(*m)), a->precision);
+        qr_model_free(*m);
+        *m = NULL;
+        return -1;
+    }
     if (tok) {
         QrErr te;
         if (tok_load(tok, a->tokenizer ? a->tokenizer : a->model, &te)) {

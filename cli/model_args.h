@@ -13,6 +13,9 @@ typedef struct {
     const char *prompt_file; // --prompt-file F
     const char *ids;         // --ids "1 2 3"
     const char *dtype;       // --dtype f32|bf16|f16 (convert weights at load)
+    const char *precision;   // --precision fp32|fp16|bf16|int8|nf4 (the study's precisions)
+    const char *int8_threshold; // --int8-threshold T (LLM.int8 outlier threshold)
+    const char *nf4_compute; // --nf4-compute f32|f16|bf16 (NF4 compute dtype)
     long long threads;       // --threads N (0: OpenMP default)
     int no_bos;              // --no-bos: do not add BOS when encoding the prompt
 } CliModelArgs;
@@ -24,6 +27,9 @@ extern const char CLI_PROMPT_HELP[];
 // If argv[*i] is one of these flags, consumes it (and its value) and returns 1;
 // 0 if it is not; -1 after printing a usage error.
 int cli_model_flag(int argc, char **argv, int *i, CliModelArgs *a);
+// Adds --precision / --int8-threshold / --nf4-compute to load options
+// (after --dtype has set o->convert); errors name the flag.
+int cli_precision_opts(const CliModelArgs *a, QrLoadOpts *o, QrErr *e);
 // Loads the model (and, unless tok is NULL, the tokenizer; a tokenizer that
 // fails to load is an error only if need_tok). Sets the thread count.
 int cli_open_model(const CliModelArgs *a, QrModel **m, Tokenizer **tok, int need_tok, QrErr *e);

@@ -38,11 +38,6 @@ static const char *const STOPS[] = {"\ndef ", "\nclass ", "\nif __name__", "\npr
 
 static int real_check(QrBackend *b, const QrPlan *p, QrErr *e) {
     (void)b;
-    for (int i = 0; i < p->n_prec; i++)
-        if (qr_prec_is_quantized(p->precisions[i]))
-            return qr_fail(e, "--precisions %s: int8/nf4 inference is not wired into model loading in this build yet "
-                              "(issue 6); run fp32/fp16/bf16 now, the rest resumes later",
-                           p->precisions[i]);
     for (int i = 0; i < p->n_conds; i++) {
         if (qr_cond_is_prompt_attack(&p->conds[i]))
             return qr_fail(e, "--attacks: the %s attack is not in this build yet (issue 7); leave char/word/sentence out "
@@ -101,6 +96,10 @@ static int load(Real *r, const QrPlan *p, QrErr *e) {
     QrLoadOpts o = {0};
     o.convert = 1;
     o.weight_format = !strcmp(r->precision, "fp16") ? QR_WF_F16 : !strcmp(r->precision, "bf16") ? QR_WF_BF16 : QR_WF_F32;
+    // int8 / nf4: the block linears quantized on load exactly as bitsandbytes
+    // does (the rest stays fp32), or a pre-quantized checkpoint as saved.
+    if (!strcmp(r->precision, "int8")) o.quant.fmt = QR_WF_INT8;
+    if (!strcmp(r->precision, "nf4")) o.quant.fmt = QR_WF_NF4;
     if (p->threads > 0) omp_set_num_threads(p->threads);
     if (qr_model_load(&r->m, r->spec->path, &o, e)) {
         r->m = NULL;

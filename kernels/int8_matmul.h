@@ -11,16 +11,20 @@
 //
 // threshold 6.0 is transformers' llm_int8_threshold default; 0 = pure int8.
 //
-//   qr_int8_matmul_ref  scalar reference
+//   qr_int8_matmul_ref  scalar reference, computed on the fly (no allocation)
 //   qr_int8_matmul      AVX2 (u8 x s8 multiply-adds into int32) + OpenMP;
 //                       bit-identical to the reference: the integer sums are
-//                       exact and the float epilogue is the same code.
+//                       exact and the float epilogue is the same code. Never
+//                       fails: without scratch memory it computes the reference.
+//
+// Note the decomposition is batch-dependent by design (bitsandbytes too): the
+// outlier columns are those of the whole x, so a row's result can change with
+// the other rows of its batch when threshold > 0.
 #pragma once
 #include <stdint.h>
 #include "quant/int8.h"
-#include "util/err.h"
 
 #define QR_INT8_THRESHOLD_DEFAULT 6.0f
 
-int qr_int8_matmul_ref(const QrInt8 *w, const float *x, int64_t m, float threshold, float *y, QrErr *e);
-int qr_int8_matmul(const QrInt8 *w, const float *x, int64_t m, float threshold, float *y, QrErr *e);
+void qr_int8_matmul_ref(const QrInt8 *w, const float *x, int64_t m, float threshold, float *y);
+void qr_int8_matmul(const QrInt8 *w, const float *x, int64_t m, float threshold, float *y);

@@ -1,18 +1,15 @@
-// See kernels/nf4_matmul.h.
-//
-// Fast path layout facts. A 64-element block is 32 packed bytes; read as eight
-// 32-bit lanes, lane d holds elements 8d..8d+7 and its nibble p (bits 4p..4p+3)
-// is element 8d + (p ^ 1) (little-endian bytes, high nibble first). So "nibble
-// p of every lane" is 8 elements that a single shift exposes, and x is
+// See kernels/nf4_matmul.h for the arithmetic. SIMD layout: a 64-element block
+// is 32 packed bytes = eight 32-bit lanes; shifting every lane right by 4p
+// exposes nibble p of each lane, i.e. elements 8d + (p^1) for d = 0..7. x is
 // reordered once per call to match: xp[b*64 + p*8 + d] = x[b*64 + 8d + (p^1)].
-// The 16 NF4 levels live in two 8-float registers: vpermps looks up the low 3
-// bits, blendv picks the half from bit 3 (moved to the lane's sign bit).
-// Per block the 64 code*x products are summed, then multiplied by the block
-// scale once (the scale factors out of the block's sum).
+// AVX2 looks the 16 levels up from two 8-float registers (vpermps on the low 3
+// bits, blendv on bit 3 moved to the sign bit); AVX-512 does it with one
+// 16-lane vpermps over two blocks at once.
 #ifndef __clang__
-#pragma GCC optimize("fp-contract=off") // the scalar reference rounds like torch
+#pragma GCC optimize("fp-contract=off") // the reference spells out every fma
 #endif
 #include "kernels/nf4_matmul.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/qisa.h"
@@ -20,15 +17,53 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define QR_HAVE_AVX2 1
+#if defined(__GNUC__) || defined(__clang__)
+#define QR_HAVE_AVX512 1
+#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#endif
 #endif
 
 static inline float round_ct(float v, QrComputeType ct) {
     return ct == QR_COMPUTE_F16 ? qr_round_half(v) : ct == QR_COMPUTE_BF16 ? qr_round_bf16(v) : v;
 }
 
-// Row r of the dequantized weight (blocks may straddle rows when cols % 64 != 0).
-static void dequant_row(const QrNF4 *w, int64_t r, float *out) {
+static inline int canonical(const QrNF4 *w, QrComputeType ct) {
+    return ct == QR_COMPUTE_F32 && w->cols % QR_NF4_BLOCK == 0;
+}
+
+// ---- scalar references ----------------------------------------------------------
+
+// Row r in the canonical order (cols % 64 == 0).
+static float dot_canonical(const QrNF4 *w, int64_t r, const float *x) {
+    const int64_t nb = w->cols / QR_NF4_BLOCK;
+    float acc[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        float s;
+        qr_nf4_block_scales(w, r * nb + b, 1, &s);
+        const uint8_t *pb = w->packed + (r * w->cols + b * QR_NF4_BLOCK) / 2;
+        const float *xb = x + b * QR_NF4_BLOCK;
+        for (int d = 0; d < 8; d++) {
+            float s0 = 0.0f, s1 = 0.0f;
+            for (int p = 0; p < 8; p++) {
+                const uint8_t byte = pb[4 * d + p / 2];
+                const float c = w->code[(p & 1) ? byte >> 4 : byte & 15];
+                const float xv = xb[8 * d + (p ^ 1)];
+                if (p & 1) s1 = fmaf(c, xv, s1);
+                else s0 = fmaf(c, xv, s0);
+            }
+            const float t = s0 + s1;
+            acc[d] = fmaf(t, s, acc[d]);
+        }
+    }
+    const float a = (acc[0] + acc[4]) + (acc[2] + acc[6]);
+    const float c = (acc[1] + acc[5]) + (acc[3] + acc[7]);
+    return a + c;
+}
+
+// Row r dequantized weight by weight (any shape), a left-to-right sum.
+static float dot_sequential(const QrNF4 *w, int64_t r, const float *x, QrComputeType ct) {
     const int64_t lo = r * w->cols, hi = lo + w->cols;
+    float acc = 0.0f;
     for (int64_t i = lo; i < hi;) {
         const int64_t b = i / QR_NF4_BLOCK;
         const int64_t end = (b + 1) * QR_NF4_BLOCK < hi ? (b + 1) * QR_NF4_BLOCK : hi;
@@ -36,59 +71,31 @@ static void dequant_row(const QrNF4 *w, int64_t r, float *out) {
         qr_nf4_block_scales(w, b, 1, &s);
         for (; i < end; i++) {
             const uint8_t byte = w->packed[i / 2];
-            out[i - lo] = w->code[(i & 1) ? (byte & 15) : (byte >> 4)] * s;
+            const float wv = round_ct(w->code[(i & 1) ? (byte & 15) : (byte >> 4)] * s, ct);
+            const float p = round_ct(x[i - lo], ct) * wv;
+            acc = acc + p;
         }
     }
+    return round_ct(acc, ct);
 }
 
-// The reference. Rows are independent, so it runs rows in parallel; each dot
-// product is a plain left-to-right float32 sum.
-static int matmul_rows_ref(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, float *y) {
-    const int64_t rows = w->rows, cols = w->cols;
-    float *xr = malloc(sizeof(float) * (size_t)(m * cols));
-    if (!xr) return -1;
-    for (int64_t i = 0; i < m * cols; i++) xr[i] = round_ct(x[i], ct);
-    int fail = 0;
-#pragma omp parallel
-    {
-        float *wr = malloc(sizeof(float) * (size_t)cols);
-        if (!wr) {
-#pragma omp atomic write
-            fail = 1;
-        }
-#pragma omp for schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-            if (!wr) continue;
-            dequant_row(w, r, wr);
-            for (int64_t c = 0; c < cols; c++) wr[c] = round_ct(wr[c], ct);
-            for (int64_t i = 0; i < m; i++) {
-                const float *xi = xr + i * cols;
-                float acc = 0.0f;
-                for (int64_t c = 0; c < cols; c++) {
-                    float p = xi[c] * wr[c];
-                    acc = acc + p;
-                }
-                y[i * rows + r] = round_ct(acc, ct);
-            }
-        }
-        free(wr);
-    }
-    free(xr);
-    return fail ? -1 : 0;
+void qr_nf4_matmul_ref(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, float *y) {
+    const int canon = canonical(w, ct);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < w->rows; r++)
+        for (int64_t i = 0; i < m; i++)
+            y[i * w->rows + r] = canon ? dot_canonical(w, r, x + i * w->cols) : dot_sequential(w, r, x + i * w->cols, ct);
 }
 
-int qr_nf4_matmul_ref(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, float *y) {
-    return matmul_rows_ref(w, x, m, ct, y);
-}
-
+// ---- AVX2 -------------------------------------------------------------------------
 #ifdef QR_HAVE_AVX2
-// x reordered per 64-block to match the nibble order (see the top of the file).
 static void permute_x(const float *x, int64_t cols, float *xp) {
     for (int64_t b = 0; b < cols; b += QR_NF4_BLOCK)
         for (int p = 0; p < 8; p++)
             for (int d = 0; d < 8; d++) xp[b + p * 8 + d] = x[b + 8 * d + (p ^ 1)];
 }
 
+// ((v0+v4) + (v2+v6)) + ((v1+v5) + (v3+v7))
 static inline float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -96,46 +103,54 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// The 8 codes of nibble p in every lane of v, as floats.
+// The 8 levels of nibble p of every lane of v.
 #define NF4_LOOKUP(v, p, tlo, thi)                                                                      \
     _mm256_blendv_ps(_mm256_permutevar8x32_ps(tlo, _mm256_srli_epi32(v, 4 * (p))),                     \
                      _mm256_permutevar8x32_ps(thi, _mm256_srli_epi32(v, 4 * (p))),                     \
                      _mm256_castsi256_ps(_mm256_slli_epi32(v, 28 - 4 * (p))))
 
-// Dequantizes one block (in the permuted order) scaled by s into out[64].
-static inline void decode_block_avx2(const uint8_t *src, float s, __m256 tlo, __m256 thi, float *out) {
-    const __m256i v = _mm256_loadu_si256((const __m256i *)src);
-    const __m256 vs = _mm256_set1_ps(s);
-    _mm256_storeu_ps(out + 0, _mm256_mul_ps(NF4_LOOKUP(v, 0, tlo, thi), vs));
-    _mm256_storeu_ps(out + 8, _mm256_mul_ps(NF4_LOOKUP(v, 1, tlo, thi), vs));
-    _mm256_storeu_ps(out + 16, _mm256_mul_ps(NF4_LOOKUP(v, 2, tlo, thi), vs));
-    _mm256_storeu_ps(out + 24, _mm256_mul_ps(NF4_LOOKUP(v, 3, tlo, thi), vs));
-    _mm256_storeu_ps(out + 32, _mm256_mul_ps(NF4_LOOKUP(v, 4, tlo, thi), vs));
-    _mm256_storeu_ps(out + 40, _mm256_mul_ps(NF4_LOOKUP(v, 5, tlo, thi), vs));
-    _mm256_storeu_ps(out + 48, _mm256_mul_ps(NF4_LOOKUP(v, 6, tlo, thi), vs));
-    _mm256_storeu_ps(out + 56, _mm256_mul_ps(NF4_LOOKUP(v, 7, tlo, thi), vs));
+// s0 + s1 of one block: the two fma chains of the canonical order.
+static inline __m256 block_sum(const __m256 c[8], const float *xb) {
+    const __m256 z = _mm256_setzero_ps();
+    __m256 s0 = _mm256_fmadd_ps(c[0], _mm256_loadu_ps(xb), z);
+    __m256 s1 = _mm256_fmadd_ps(c[1], _mm256_loadu_ps(xb + 8), z);
+    s0 = _mm256_fmadd_ps(c[2], _mm256_loadu_ps(xb + 16), s0);
+    s1 = _mm256_fmadd_ps(c[3], _mm256_loadu_ps(xb + 24), s1);
+    s0 = _mm256_fmadd_ps(c[4], _mm256_loadu_ps(xb + 32), s0);
+    s1 = _mm256_fmadd_ps(c[5], _mm256_loadu_ps(xb + 40), s1);
+    s0 = _mm256_fmadd_ps(c[6], _mm256_loadu_ps(xb + 48), s0);
+    s1 = _mm256_fmadd_ps(c[7], _mm256_loadu_ps(xb + 56), s1);
+    return _mm256_add_ps(s0, s1);
 }
 
-// Two output rows against one permuted x (decode). scales: [2][nb].
+static inline void decode_codes(const uint8_t *src, __m256 tlo, __m256 thi, __m256 c[8]) {
+    const __m256i v = _mm256_loadu_si256((const __m256i *)src);
+    c[0] = NF4_LOOKUP(v, 0, tlo, thi);
+    c[1] = NF4_LOOKUP(v, 1, tlo, thi);
+    c[2] = NF4_LOOKUP(v, 2, tlo, thi);
+    c[3] = NF4_LOOKUP(v, 3, tlo, thi);
+    c[4] = NF4_LOOKUP(v, 4, tlo, thi);
+    c[5] = NF4_LOOKUP(v, 5, tlo, thi);
+    c[6] = NF4_LOOKUP(v, 6, tlo, thi);
+    c[7] = NF4_LOOKUP(v, 7, tlo, thi);
+}
+
+// Decode: two weight rows against one permuted x (the x loads are shared).
 static void matvec2_avx2(const uint8_t *wa, const uint8_t *wb, const float *sa, const float *sb, const float *xp,
                          int64_t nb, const float *code, float *ya, float *yb) {
-    const __m256 tlo = _mm256_loadu_ps(code), thi = _mm256_loadu_ps(code + 8);
-    __m256 acca = _mm256_setzero_ps(), accb = _mm256_setzero_ps();
+    const __m256 tlo = _mm256_loadu_ps(code), thi = _mm256_loadu_ps(code + 8), z = _mm256_setzero_ps();
+    __m256 acca = z, accb = z;
     for (int64_t b = 0; b < nb; b++) {
         const __m256i va = _mm256_loadu_si256((const __m256i *)(wa + 32 * b));
         const __m256i vb = _mm256_loadu_si256((const __m256i *)(wb + 32 * b));
         const float *xb = xp + 64 * b;
-        __m256 a0, a1, b0, b1, xv;
-        xv = _mm256_loadu_ps(xb);
-        a0 = _mm256_mul_ps(NF4_LOOKUP(va, 0, tlo, thi), xv);
-        b0 = _mm256_mul_ps(NF4_LOOKUP(vb, 0, tlo, thi), xv);
-        xv = _mm256_loadu_ps(xb + 8);
-        a1 = _mm256_mul_ps(NF4_LOOKUP(va, 1, tlo, thi), xv);
-        b1 = _mm256_mul_ps(NF4_LOOKUP(vb, 1, tlo, thi), xv);
-#define STEP2(p, A, B)                                            \
-    xv = _mm256_loadu_ps(xb + 8 * (p));                           \
-    A = _mm256_fmadd_ps(NF4_LOOKUP(va, p, tlo, thi), xv, A);      \
+        __m256 a0 = z, a1 = z, b0 = z, b1 = z, xv;
+#define STEP2(p, A, B)                                       \
+    xv = _mm256_loadu_ps(xb + 8 * (p));                      \
+    A = _mm256_fmadd_ps(NF4_LOOKUP(va, p, tlo, thi), xv, A); \
     B = _mm256_fmadd_ps(NF4_LOOKUP(vb, p, tlo, thi), xv, B);
+        STEP2(0, a0, b0)
+        STEP2(1, a1, b1)
         STEP2(2, a0, b0)
         STEP2(3, a1, b1)
         STEP2(4, a0, b0)
@@ -150,190 +165,129 @@ static void matvec2_avx2(const uint8_t *wa, const uint8_t *wb, const float *sa, 
     *yb = hsum256(accb);
 }
 
-static void matvec1_avx2(const uint8_t *wa, const float *sa, const float *xp, int64_t nb, const float *code,
-                         float *ya) {
+static __m256 matvec1_blocks_avx2(const uint8_t *wa, const float *sa, const float *xp, int64_t nb, const float *code,
+                                  __m256 acc) {
     const __m256 tlo = _mm256_loadu_ps(code), thi = _mm256_loadu_ps(code + 8);
-    __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const __m256i v = _mm256_loadu_si256((const __m256i *)(wa + 32 * b));
-        const float *xb = xp + 64 * b;
-        __m256 s0 = _mm256_mul_ps(NF4_LOOKUP(v, 0, tlo, thi), _mm256_loadu_ps(xb));
-        __m256 s1 = _mm256_mul_ps(NF4_LOOKUP(v, 1, tlo, thi), _mm256_loadu_ps(xb + 8));
-        s0 = _mm256_fmadd_ps(NF4_LOOKUP(v, 2, tlo, thi), _mm256_loadu_ps(xb + 16), s0);
-        s1 = _mm256_fmadd_ps(NF4_LOOKUP(v, 3, tlo, thi), _mm256_loadu_ps(xb + 24), s1);
-        s0 = _mm256_fmadd_ps(NF4_LOOKUP(v, 4, tlo, thi), _mm256_loadu_ps(xb + 32), s0);
-        s1 = _mm256_fmadd_ps(NF4_LOOKUP(v, 5, tlo, thi), _mm256_loadu_ps(xb + 40), s1);
-        s0 = _mm256_fmadd_ps(NF4_LOOKUP(v, 6, tlo, thi), _mm256_loadu_ps(xb + 48), s0);
-        s1 = _mm256_fmadd_ps(NF4_LOOKUP(v, 7, tlo, thi), _mm256_loadu_ps(xb + 56), s1);
-        acc = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), _mm256_set1_ps(sa[b]), acc);
+        __m256 c[8];
+        decode_codes(wa + 32 * b, tlo, thi, c);
+        acc = _mm256_fmadd_ps(block_sum(c, xp + 64 * b), _mm256_set1_ps(sa[b]), acc);
     }
-    *ya = hsum256(acc);
+    return acc;
 }
 
-// Dot products of a panel of dequantized rows P[np][cols] with X[m][cols]
-// (both in the permuted order): y[i*ldy + j] = X_i . P_j. 4 x-rows x 2 panel
-// rows per step, 8 accumulators.
-static void panel_dots_avx2(const float *P, int np, const float *X, int64_t m, int64_t cols, float *y,
-                            int64_t ldy) {
-    int64_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-        int j = 0;
-        for (; j + 2 <= np; j += 2) {
-            __m256 acc[4][2];
-            for (int a = 0; a < 4; a++) acc[a][0] = acc[a][1] = _mm256_setzero_ps();
-            const float *p0 = P + (int64_t)j * cols, *p1 = p0 + cols;
-            for (int64_t c = 0; c < cols; c += 8) {
-                const __m256 w0 = _mm256_loadu_ps(p0 + c), w1 = _mm256_loadu_ps(p1 + c);
-                for (int a = 0; a < 4; a++) {
-                    const __m256 xv = _mm256_loadu_ps(X + (i + a) * cols + c);
-                    acc[a][0] = _mm256_fmadd_ps(xv, w0, acc[a][0]);
-                    acc[a][1] = _mm256_fmadd_ps(xv, w1, acc[a][1]);
-                }
-            }
-            for (int a = 0; a < 4; a++) {
-                y[(i + a) * ldy + j] = hsum256(acc[a][0]);
-                y[(i + a) * ldy + j + 1] = hsum256(acc[a][1]);
-            }
-        }
-        for (; j < np; j++)
-            for (int a = 0; a < 4; a++) {
-                __m256 acc = _mm256_setzero_ps();
-                for (int64_t c = 0; c < cols; c += 8)
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(X + (i + a) * cols + c),
-                                          _mm256_loadu_ps(P + (int64_t)j * cols + c), acc);
-                y[(i + a) * ldy + j] = hsum256(acc);
-            }
+// Prefill / batch: one weight row against x rows [0, mc) of a chunk; each
+// block's codes are decoded once and used for every x row.
+enum { XCHUNK = 16 };
+static void rows_chunk_avx2(const uint8_t *wa, const float *sa, const float *xp, int64_t cols, int mc,
+                            const float *code, float *out /* [mc] */) {
+    const __m256 tlo = _mm256_loadu_ps(code), thi = _mm256_loadu_ps(code + 8);
+    __m256 acc[XCHUNK];
+    for (int i = 0; i < mc; i++) acc[i] = _mm256_setzero_ps();
+    const int64_t nb = cols / QR_NF4_BLOCK;
+    for (int64_t b = 0; b < nb; b++) {
+        __m256 c[8];
+        decode_codes(wa + 32 * b, tlo, thi, c);
+        const __m256 sc = _mm256_set1_ps(sa[b]);
+        for (int i = 0; i < mc; i++) acc[i] = _mm256_fmadd_ps(block_sum(c, xp + i * cols + 64 * b), sc, acc[i]);
     }
-    for (; i < m; i++)
-        for (int j = 0; j < np; j++) {
-            __m256 acc = _mm256_setzero_ps();
-            for (int64_t c = 0; c < cols; c += 8)
-                acc = _mm256_fmadd_ps(_mm256_loadu_ps(X + i * cols + c), _mm256_loadu_ps(P + (int64_t)j * cols + c),
-                                      acc);
-            y[i * ldy + j] = hsum256(acc);
-        }
+    for (int i = 0; i < mc; i++) out[i] = hsum256(acc[i]);
 }
 #endif // QR_HAVE_AVX2
 
-#if defined(QR_HAVE_AVX2) && (defined(__GNUC__) || defined(__clang__))
-#define QR_HAVE_AVX512 1
-#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-// AVX-512: vpermps over 16 lanes takes the whole 4-bit nibble as its index, so
-// one instruction looks up 16 weights. Two blocks (64 bytes) per iteration;
-// lanes 0-7 belong to the first block, 8-15 to the second; x is permuted the
-// same way per block, so two consecutive blocks of xp line up with the lanes
-// as [p*8 + d] for each half -- loaded as two 8-float halves.
+// ---- AVX-512 (decode) -----------------------------------------------------------
+#ifdef QR_HAVE_AVX512
 AVX512_FN static inline __m512 x_pair(const float *xb, int p) {
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(xb + 8 * p)), _mm256_loadu_ps(xb + 64 + 8 * p),
                               1);
 }
 
-AVX512_FN static void matvec1_avx512(const uint8_t *wa, const float *sa, const float *xp, int64_t nb,
-                                     const float *code, float *ya) {
-    const __m512 t = _mm512_loadu_ps(code);
-    __m512 acc = _mm512_setzero_ps();
+// Two blocks per step: lanes 0-7 block b, 8-15 block b+1. The two halves are
+// folded into the 8-lane accumulator one after the other, in block order.
+AVX512_FN static __m256 matvec1_avx512(const uint8_t *wa, const float *sa, const float *xp, int64_t nb,
+                                       const float *code) {
+    const __m512 t = _mm512_loadu_ps(code), z = _mm512_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         const __m512i v = _mm512_loadu_si512((const void *)(wa + 32 * b));
         const float *xb = xp + 64 * b;
-        __m512 s0 = _mm512_mul_ps(_mm512_permutexvar_ps(v, t), x_pair(xb, 0));
-        __m512 s1 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t), x_pair(xb, 1));
+        __m512 s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(v, t), x_pair(xb, 0), z);
+        __m512 s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t), x_pair(xb, 1), z);
         s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 8), t), x_pair(xb, 2), s0);
         s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 12), t), x_pair(xb, 3), s1);
         s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 16), t), x_pair(xb, 4), s0);
         s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 20), t), x_pair(xb, 5), s1);
         s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 24), t), x_pair(xb, 6), s0);
         s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 28), t), x_pair(xb, 7), s1);
-        const __m512 sc = _mm512_insertf32x8(_mm512_set1_ps(sa[b]), _mm256_set1_ps(sa[b + 1]), 1);
-        acc = _mm512_fmadd_ps(_mm512_add_ps(s0, s1), sc, acc);
+        const __m512 s = _mm512_add_ps(s0, s1);
+        acc = _mm256_fmadd_ps(_mm512_castps512_ps256(s), _mm256_set1_ps(sa[b]), acc);
+        acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(s, 1), _mm256_set1_ps(sa[b + 1]), acc);
     }
-    float y = _mm512_reduce_add_ps(acc);
-    if (b < nb) { // odd block count: the last block with AVX2
-        float tail;
-        matvec1_avx2(wa + 32 * b, sa + b, xp + 64 * b, 1, code, &tail);
-        y += tail;
-    }
-    *ya = y;
+    if (b < nb) acc = matvec1_blocks_avx2(wa + 32 * b, sa + b, xp + 64 * b, nb - b, code, acc);
+    return acc;
 }
 #endif
 
-// Per-thread scratch of the fast path.
-typedef struct {
-    float *scales; // [2][nb]
-    float *panel;  // [PANEL][cols]
-} Scratch;
-
-enum { PANEL = 8 };
-
-int qr_nf4_matmul(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, float *y, QrErr *e) {
+// ---- dispatch ---------------------------------------------------------------------
+void qr_nf4_matmul(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, float *y) {
     const int isa = qr_qisa();
-    const int64_t rows = w->rows, cols = w->cols;
-    if (m <= 0) return 0;
-    if (isa == QR_ISA_SCALAR || ct != QR_COMPUTE_F32 || cols % QR_NF4_BLOCK != 0) {
-        // Odd shapes (blocks straddling rows) and half compute types take the
-        // reference arithmetic, parallel over rows.
-        if (matmul_rows_ref(w, x, m, ct, y) != 0)
-            return qr_fail(e, "nf4 matmul: out of memory for [%lld, %lld]", (long long)rows, (long long)cols);
-        return 0;
-    }
+    if (m <= 0) return;
 #ifdef QR_HAVE_AVX2
-    const int64_t nb = cols / QR_NF4_BLOCK; // blocks per row
-    float *xp = malloc(sizeof(float) * (size_t)(m * cols));
-    if (!xp) return qr_fail(e, "nf4 matmul: out of memory for x [%lld, %lld]", (long long)m, (long long)cols);
+    const int64_t rows = w->rows, cols = w->cols, nb = cols / QR_NF4_BLOCK;
+    float *xp = NULL;
+    if (isa != QR_ISA_SCALAR && canonical(w, ct)) xp = malloc(sizeof(float) * (size_t)(m * cols));
+    if (!xp) {
+        qr_nf4_matmul_ref(w, x, m, ct, y); // odd shape, half compute, scalar level, or no memory
+        return;
+    }
     for (int64_t i = 0; i < m; i++) permute_x(x + i * cols, cols, xp + i * cols);
-    const __m256 tlo = _mm256_loadu_ps(w->code), thi = _mm256_loadu_ps(w->code + 8);
-    int fail = 0;
+    const int use512 = isa == QR_ISA_AVX512;
 #pragma omp parallel
     {
-        Scratch s = {malloc(sizeof(float) * (size_t)(PANEL * nb)),
-                     m > 1 ? malloc(sizeof(float) * (size_t)(PANEL * cols)) : NULL};
-        const int ok = s.scales && (m == 1 || s.panel);
-        if (!ok) {
-#pragma omp atomic write
-            fail = 1;
-        }
+        float *sc = malloc(sizeof(float) * (size_t)(2 * nb)); // block scales of up to two rows
         if (m == 1) {
-            // Decode: pairs of rows, fused lookup + dot.
 #pragma omp for schedule(static)
             for (int64_t r = 0; r < rows; r += 2) {
-                if (!ok) continue;
                 const int two = r + 1 < rows;
-                qr_nf4_block_scales(w, r * nb, (two ? 2 : 1) * nb, s.scales);
+                if (!sc) { // no scratch: this thread's rows by the reference
+                    for (int64_t k = r; k < r + 1 + two; k++) y[k] = dot_canonical(w, k, x);
+                    continue;
+                }
+                qr_nf4_block_scales(w, r * nb, (1 + two) * nb, sc);
                 const uint8_t *wa = w->packed + r * cols / 2;
 #ifdef QR_HAVE_AVX512
-                if (isa == QR_ISA_AVX512) {
-                    matvec1_avx512(wa, s.scales, xp, nb, w->code, y + r);
-                    if (two) matvec1_avx512(wa + cols / 2, s.scales + nb, xp, nb, w->code, y + r + 1);
+                if (use512) {
+                    y[r] = hsum256(matvec1_avx512(wa, sc, xp, nb, w->code));
+                    if (two) y[r + 1] = hsum256(matvec1_avx512(wa + cols / 2, sc + nb, xp, nb, w->code));
                     continue;
                 }
 #endif
-                if (two)
-                    matvec2_avx2(wa, wa + cols / 2, s.scales, s.scales + nb, xp, nb, w->code, y + r, y + r + 1);
-                else
-                    matvec1_avx2(wa, s.scales, xp, nb, w->code, y + r);
+                if (two) matvec2_avx2(wa, wa + cols / 2, sc, sc + nb, xp, nb, w->code, y + r, y + r + 1);
+                else y[r] = hsum256(matvec1_blocks_avx2(wa, sc, xp, nb, w->code, _mm256_setzero_ps()));
             }
         } else {
-            // Prefill / batch: dequantize PANEL rows once, then dot with every x row.
 #pragma omp for schedule(static)
-            for (int64_t r0 = 0; r0 < rows; r0 += PANEL) {
-                if (!ok) continue;
-                const int np = (int)(r0 + PANEL <= rows ? PANEL : rows - r0);
-                qr_nf4_block_scales(w, r0 * nb, np * nb, s.scales);
-                for (int j = 0; j < np; j++)
-                    for (int64_t b = 0; b < nb; b++)
-                        decode_block_avx2(w->packed + ((r0 + j) * cols + b * QR_NF4_BLOCK) / 2, s.scales[j * nb + b],
-                                          tlo, thi, s.panel + j * cols + b * QR_NF4_BLOCK);
-                panel_dots_avx2(s.panel, np, xp, m, cols, y + r0, rows);
+            for (int64_t r = 0; r < rows; r++) {
+                if (!sc) {
+                    for (int64_t i = 0; i < m; i++) y[i * rows + r] = dot_canonical(w, r, x + i * cols);
+                    continue;
+                }
+                qr_nf4_block_scales(w, r * nb, nb, sc);
+                float out[XCHUNK];
+                for (int64_t i0 = 0; i0 < m; i0 += XCHUNK) {
+                    const int mc = (int)(m - i0 < XCHUNK ? m - i0 : XCHUNK);
+                    rows_chunk_avx2(w->packed + r * cols / 2, sc, xp + i0 * cols, cols, mc, w->code, out);
+                    for (int i = 0; i < mc; i++) y[(i0 + i) * rows + r] = out[i];
+                }
             }
         }
-        free(s.scales);
-        free(s.panel);
+        free(sc);
     }
+    (void)use512;
     free(xp);
-    if (fail) return qr_fail(e, "nf4 matmul: out of memory for per-thread scratch");
-    return 0;
 #else
     (void)isa;
-    return qr_fail(e, "nf4 matmul: internal: no SIMD path in this build");
+    qr_nf4_matmul_ref(w, x, m, ct, y);
 #endif
 }

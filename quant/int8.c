@@ -8,20 +8,6 @@
 #include <string.h>
 #include "quant/half.h"
 
-// torch: out = round(A * (127.0 / row_stats)).to(int8) with 127.0 / t evaluated
-// as reciprocal(t) * 127. Zero absmax gives 0 * inf = NaN, which the int8 cast
-// turns into 0 on x86 (cvttss2si yields INT_MIN, whose low byte is 0).
-static inline float row_scale(float absmax) {
-    float r = 1.0f / absmax;
-    return r * 127.0f;
-}
-
-static inline int8_t quant1(float v, float scale) {
-    float p = v * scale;
-    if (isnan(p)) return 0;
-    return (int8_t)nearbyintf(p); // round half to even (default rounding mode)
-}
-
 int qr_int8_quantize(QrInt8 *q, const float *w, int64_t rows, int64_t cols, QrErr *e) {
     memset(q, 0, sizeof *q);
     if (rows <= 0 || cols <= 0) return qr_fail(e, "int8: empty weight [%lld, %lld]", (long long)rows, (long long)cols);
@@ -40,8 +26,8 @@ int qr_int8_quantize(QrInt8 *q, const float *w, int64_t rows, int64_t cols, QrEr
         float m = 0.0f;
         for (int64_t c = 0; c < cols; c++) m = fmaxf(m, fabsf(qr_round_half(x[c])));
         scb[r] = m;
-        const float s = row_scale(m);
-        for (int64_t c = 0; c < cols; c++) cw[r * cols + c] = quant1(qr_round_half(x[c]), s);
+        const float s = qr_int8_row_scale(m);
+        for (int64_t c = 0; c < cols; c++) cw[r * cols + c] = qr_int8_quant1(qr_round_half(x[c]), s);
     }
     q->rows = rows;
     q->cols = cols;
@@ -101,9 +87,9 @@ int64_t qr_int8_quantize_act(const float *x, int64_t rows, int64_t cols, float t
             if (!(sparse && a >= threshold)) m = fmaxf(m, a);
         }
         stats[r] = m;
-        const float s = row_scale(m);
+        const float s = qr_int8_row_scale(m);
         for (int64_t c = 0; c < cols; c++)
-            qr[c] = (sparse && outlier_col[c]) ? 0 : quant1(qr_round_half(xr[c]), s);
+            qr[c] = (sparse && outlier_col[c]) ? 0 : qr_int8_quant1(qr_round_half(xr[c]), s);
     }
     return nout;
 }

@@ -13,6 +13,7 @@
 // separately. The int8 product is exact in int32 and rescaled as the CUDA
 // kernel does it: ((float)acc * SCA[row]) * SCB[out] * (1/127^2).
 #pragma once
+#include <math.h>
 #include <stdint.h>
 #include "util/err.h"
 
@@ -40,6 +41,20 @@ int qr_int8_validate(const QrInt8 *q, QrErr *e);
 #define QR_INT8_DEQUANT_CONST 6.200012e-05f
 // 1/127 as int8_vectorwise_dequant spells it.
 #define QR_INT8_INV127 7.874015718698502e-3f
+
+// torch: out = round(A * (127.0 / row_stats)).to(int8), where 127.0 / t is
+// evaluated as reciprocal(t) * 127. A zero absmax gives 0 * inf = NaN, which
+// the int8 cast turns into 0 on x86 (cvttss2si yields INT_MIN, low byte 0).
+// (A division then a multiplication: nothing a compiler could fuse.)
+static inline float qr_int8_row_scale(float absmax) {
+    float r = 1.0f / absmax;
+    return r * 127.0f;
+}
+static inline int8_t qr_int8_quant1(float v, float scale) {
+    float p = v * scale;
+    if (isnan(p)) return 0;
+    return (int8_t)nearbyintf(p); // round half to even (the default rounding mode)
+}
 
 // Row-wise quantization of activations x[rows, cols] (float32) after the cast
 // to float16. threshold <= 0: no outliers. outlier_col[cols] (may be NULL when

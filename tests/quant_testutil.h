@@ -1,12 +1,11 @@
 // Helpers shared by tests/test_quant*.c: the seeded matrix generator that
-// tools/quant_fixtures.py mirrors, and fixture lookup in bnb_ref.safetensors.
+// tools/quant_fixtures.py mirrors, and tensor lookup in a fixture file.
 #pragma once
-#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "util/fileio.h"
+#include "weights/safetensors.h"
 
 #define QFIX "tests/fixtures/quant/bnb_ref.safetensors"
 
@@ -28,47 +27,12 @@ static inline void qt_gen(uint64_t seed, int64_t n, double scale, float *out) {
     }
 }
 
-// Minimal read-only view of a safetensors file for the fixtures (the format:
-// 8-byte little-endian header length, JSON header, data section).
-typedef struct {
-    QrMap map;
-    json_t *hdr;
-    const uint8_t *data;
-} QtFix;
-
-static inline int qt_open(QtFix *f, const char *path) {
-    QrErr e;
-    memset(f, 0, sizeof *f);
-    if (qr_map_file(&f->map, path, &e) != 0) {
-        fprintf(stderr, "%s\n", e.msg);
-        return -1;
-    }
-    uint64_t n;
-    memcpy(&n, f->map.data, 8);
-    json_error_t je;
-    f->hdr = json_loadb((const char *)f->map.data + 8, (size_t)n, 0, &je);
-    f->data = f->map.data + 8 + n;
-    return f->hdr ? 0 : -1;
-}
-
-static inline void qt_close(QtFix *f) {
-    json_decref(f->hdr);
-    qr_unmap(&f->map);
-}
-
-// Tensor `name`: pointer to its bytes and byte length; NULL if absent.
-static inline const void *qt_get(const QtFix *f, const char *name, size_t *nbytes) {
-    json_t *t = json_object_get(f->hdr, name);
-    if (!t) return NULL;
-    json_t *off = json_object_get(t, "data_offsets");
-    size_t a = (size_t)json_integer_value(json_array_get(off, 0)), b = (size_t)json_integer_value(json_array_get(off, 1));
-    if (nbytes) *nbytes = b - a;
-    return f->data + a;
-}
-
-// Metadata value (a JSON string) parsed as JSON, e.g. "case.small".
-static inline json_t *qt_meta(const QtFix *f, const char *key) {
-    json_t *m = json_object_get(f->hdr, "__metadata__");
-    const char *s = json_string_value(json_object_get(m, key));
-    return s ? json_loads(s, 0, NULL) : NULL;
+// Tensor `name` of a fixture file: its bytes and byte length; NULL if absent.
+static inline const void *qt_get(const QrSafetensors *st, const char *name, size_t *nbytes) {
+    for (int i = 0; i < st->n; i++)
+        if (!strcmp(st->tensors[i].name, name)) {
+            if (nbytes) *nbytes = st->tensors[i].nbytes;
+            return st->tensors[i].data;
+        }
+    return NULL;
 }

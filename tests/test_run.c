@@ -245,7 +245,7 @@ static void shards_merge(const Study *st) {
     const int LINES = st->lines;
     for (int i = 0; i < 3; i++) {
         snprintf(sd[i], sizeof sd[i], "%s/%s-shard%d", tmp, st->name, i);
-        char sh[8];
+        char sh[16];
         snprintf(sh, sizeof sh, "%d/3", i);
         assert_int_equal(run_study(st, sd[i], sh), 0);
         char gp[1300];

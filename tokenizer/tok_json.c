@@ -35,6 +35,8 @@ typedef struct {
     char dec_meta_repl[8];
     int dec_meta_len;
     int has_decoder;
+    char *sbuf[2]; // scratch buffers of decode_piece
+    size_t scap[2];
 } Ctx;
 
 static int fail(Ctx *c, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -316,22 +318,32 @@ static int decoder(Ctx *c, json_t *o, const char *field, int after_fuse) {
     return fail(c, field, "unsupported decoder '%s' (supported: Sequence, ByteLevel, ByteFallback, Fuse, Replace, Strip, Metaspace)", ty);
 }
 
+// Makes room for n bytes in scratch buffer k of c.
+static char *scratch(Ctx *c, int k, size_t n) {
+    if (n > c->scap[k]) {
+        char *g = realloc(c->sbuf[k], n * 2);
+        if (!g) return NULL;
+        c->sbuf[k] = g;
+        c->scap[k] = n * 2;
+    }
+    return c->sbuf[k];
+}
+
 // The bytes the decoder chain turns token string s into (HF applies the
 // chain to each token; only Strip works on the whole text, see decoder()).
-static char *decode_piece(Ctx *c, const char *s, size_t n, size_t *out_len) {
-    size_t cap = n * 2 + 8;
-    char *a = malloc(cap), *b;
+// Returns a pointer into c's scratch buffers, valid until the next call.
+static const char *decode_piece(Ctx *c, const char *s, size_t n, size_t *out_len) {
+    int cur = 0;
+    char *a = scratch(c, 0, n + 1);
     if (!a) return NULL;
     memcpy(a, s, n);
     size_t len = n;
     for (int k = 0; k < c->n_dec_replace; k++) {
         size_t al = c->dec_replace[k].al, bl = c->dec_replace[k].bl;
-        if (!al) continue;
-        size_t cnt = 0;
-        for (const char *f = a; (f = memmem(f, len - (size_t)(f - a), c->dec_replace[k].a, al)); f += al) cnt++;
-        if (!cnt) continue;
-        b = malloc(len + cnt * bl + 1);
-        if (!b) { free(a); return NULL; }
+        if (!al || !memmem(a, len, c->dec_replace[k].a, al)) continue;
+        char *b = scratch(c, !cur, len / al * bl + len + 1);
+        a = c->sbuf[cur]; // scratch() may have moved only the other buffer
+        if (!b) return NULL;
         size_t o = 0, i = 0;
         while (i < len) {
             if (i + al <= len && !memcmp(a + i, c->dec_replace[k].a, al)) {
@@ -340,7 +352,7 @@ static char *decode_piece(Ctx *c, const char *s, size_t n, size_t *out_len) {
                 i += al;
             } else b[o++] = a[i++];
         }
-        free(a);
+        cur = !cur;
         a = b;
         len = o;
     }
@@ -360,11 +372,11 @@ static char *decode_piece(Ctx *c, const char *s, size_t n, size_t *out_len) {
     }
     if (c->dec_bytelevel) {
         // HF: a token with a character outside the alphabet is kept as is.
-        char *d = malloc(len + 1);
-        if (!d) { free(a); return NULL; }
+        char *d = scratch(c, !cur, len + 1);
+        a = c->sbuf[cur];
+        if (!d) return NULL;
         long m = tok_bytelevel_decode(a, len, d);
-        if (m >= 0) { free(a); a = d; len = (size_t)m; }
-        else free(d);
+        if (m >= 0) { a = d; len = (size_t)m; }
     }
     *out_len = len;
     return a;
@@ -453,37 +465,69 @@ static int model(Ctx *c, json_t *m) {
     if (ws && *ws && !(t->word_suffix = strdup(ws))) return qr_fail(c->e, "out of memory");
     json_t *vocab = json_object_get(m, "vocab");
     if (!json_is_object(vocab)) return fail(c, "model.vocab", "expected an object of token -> id");
-    // First pass: the largest id, so the table is allocated once.
+    // First pass: validate, collect, and find the largest id so that the
+    // tables are allocated once.
+    size_t nv = json_object_size(vocab);
+    struct VEnt { const char *k; size_t kl; int32_t id; } *ve = malloc((nv ? nv : 1) * sizeof *ve);
+    if (!ve) return qr_fail(c->e, "out of memory");
     int64_t max_id = -1;
-    const char *key;
-    json_t *val;
-    json_object_foreach(vocab, key, val) {
-        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) >= (1 << 24))
+    size_t n = 0;
+    for (void *it = json_object_iter(vocab); it; it = json_object_iter_next(vocab, it)) {
+        json_t *val = json_object_iter_value(it);
+        const char *key = json_object_iter_key(it);
+        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) >= (1 << 24)) {
+            free(ve);
             return fail(c, "model.vocab", "token '%.40s' has a bad id", key);
+        }
+        ve[n++] = (struct VEnt){key, json_object_iter_key_len(it), (int32_t)json_integer_value(val)};
         if (json_integer_value(val) > max_id) max_id = json_integer_value(val);
     }
-    if (max_id < 0) return fail(c, "model.vocab", "empty");
-    if (tok_reserve(t, (int32_t)max_id + 1)) return qr_fail(c->e, "out of memory");
+    if (max_id < 0) { free(ve); return fail(c, "model.vocab", "empty"); }
+    if (tok_reserve(t, (int32_t)max_id + 1) || tok_map_reserve(&t->vocab, nv) || tok_map_reserve(&t->stored, nv + 1024)) {
+        free(ve);
+        return qr_fail(c->e, "out of memory");
+    }
+    // Second pass in blocks: hash and prefetch a block's map slots, then insert.
+    enum { VB = 16 };
     char *tmp = NULL;
     size_t tmp_cap = 0;
-    json_object_foreach(vocab, key, val) {
-        int32_t id = (int32_t)json_integer_value(val);
-        size_t kl = json_object_iter_key_len(json_object_key_to_iter(key));
-        if (t->tok[id].type != TT_NONE) { free(tmp); return fail(c, "model.vocab", "id %d is used twice", id); }
-        size_t pl;
-        char *piece = decode_piece(c, key, kl, &pl);
-        if (!piece) { free(tmp); return qr_fail(c->e, "out of memory"); }
-        int rc = tok_set(t, id, key, kl, piece, pl, 0.0f, TT_NORMAL, 0);
-        free(piece);
-        if (rc) { free(tmp); return qr_fail(c->e, "out of memory"); }
-        // The model looks pieces up as raw bytes when the vocabulary is byte-level.
-        if (t->bytelevel) {
-            if (kl + 1 > tmp_cap && !(tmp = realloc(tmp, tmp_cap = kl * 2 + 16))) return qr_fail(c->e, "out of memory");
-            long m2 = tok_bytelevel_decode(key, kl, tmp);
-            if (m2 >= 0 && tok_map_put(&t->vocab, tmp, (size_t)m2, id) < 0) { free(tmp); return qr_fail(c->e, "out of memory"); }
-        } else if (tok_map_put(&t->vocab, key, kl, id) < 0) { free(tmp); return qr_fail(c->e, "out of memory"); }
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n && !rc; i0 += VB) {
+        size_t nb = n - i0 < VB ? n - i0 : VB, tl = 0;
+        uint32_t hs[VB], hv[VB], mo[VB];
+        long ml[VB];
+        for (size_t k = 0; k < nb; k++) {
+            const struct VEnt *v = &ve[i0 + k];
+            hs[k] = tok_fnv1a(v->k, v->kl);
+            tok_map_prefetch(&t->stored, hs[k]);
+            // The model looks pieces up as raw bytes when the vocabulary is byte-level.
+            if (tl + v->kl > tmp_cap) {
+                char *g = realloc(tmp, tmp_cap = (tl + v->kl) * 2 + 256);
+                if (!g) { rc = qr_fail(c->e, "out of memory"); break; }
+                tmp = g;
+            }
+            mo[k] = (uint32_t)tl;
+            ml[k] = t->bytelevel ? tok_bytelevel_decode(v->k, v->kl, tmp + tl) : (memcpy(tmp + tl, v->k, v->kl), (long)v->kl);
+            if (ml[k] >= 0) {
+                tl += (size_t)ml[k];
+                hv[k] = tok_fnv1a(tmp + mo[k], (size_t)ml[k]);
+                tok_map_prefetch(&t->vocab, hv[k]);
+            }
+        }
+        for (size_t k = 0; k < nb && !rc; k++) {
+            const struct VEnt *v = &ve[i0 + k];
+            if (t->tok[v->id].type != TT_NONE) { rc = fail(c, "model.vocab", "id %d is used twice", v->id); break; }
+            size_t pl;
+            const char *piece = decode_piece(c, v->k, v->kl, &pl);
+            if (!piece || tok_set_entry(t, v->id, v->k, v->kl, piece, pl, 0.0f, TT_NORMAL, 0) ||
+                tok_map_put_h(&t->stored, v->k, v->kl, hs[k], v->id) < 0 ||
+                (ml[k] >= 0 && tok_map_put_h(&t->vocab, tmp + mo[k], (size_t)ml[k], hv[k], v->id) < 0))
+                rc = qr_fail(c->e, "out of memory");
+        }
     }
     free(tmp);
+    free(ve);
+    if (rc) return rc;
     const char *unk = get_str(m, "unk_token");
     if (unk) {
         t->unk_id = tok_map_get(&t->stored, unk, strlen(unk), -1);
@@ -493,38 +537,66 @@ static int model(Ctx *c, json_t *m) {
     if (!merges || json_is_null(merges)) return 0;
     if (!json_is_array(merges)) return fail(c, "model.merges", "expected an array");
     size_t nm = json_array_size(merges);
+    if (tok_merges_reserve(t, nm)) return qr_fail(c->e, "out of memory");
+    // In blocks, so that the hash-table slots of a block's 3 lookups and its
+    // merge-table insert are fetched from memory while earlier ones resolve
+    // (this loop is most of the load time of a large vocabulary).
+    enum { BLK = 16 };
+    struct { const char *a, *b; size_t al, bl; uint32_t ha, hb, hc; uint32_t cat; int32_t ia, ib, ic; } q[BLK];
     char *cat = NULL;
     size_t cat_cap = 0;
-    for (size_t r = 0; r < nm; r++) {
-        json_t *mg = json_array_get(merges, r);
-        const char *a, *b;
-        size_t al, bl;
-        if (json_is_string(mg)) {
-            // "left right": exactly one space (tokens cannot contain one here).
-            a = json_string_value(mg);
-            const char *sp = strchr(a, ' ');
-            if (!sp || strchr(sp + 1, ' ')) { free(cat); return fail(c, "model.merges", "[%zu] '%.60s' is not 'left right'", r, a); }
-            al = (size_t)(sp - a);
-            b = sp + 1;
-            bl = json_string_length(mg) - al - 1;
-        } else if (json_is_array(mg) && json_array_size(mg) == 2 && json_is_string(json_array_get(mg, 0)) &&
-                   json_is_string(json_array_get(mg, 1))) {
-            a = json_string_value(json_array_get(mg, 0));
-            al = json_string_length(json_array_get(mg, 0));
-            b = json_string_value(json_array_get(mg, 1));
-            bl = json_string_length(json_array_get(mg, 1));
-        } else { free(cat); return fail(c, "model.merges", "[%zu] must be \"a b\" or [\"a\", \"b\"]", r); }
-        if (al + bl + 1 > cat_cap && !(cat = realloc(cat, cat_cap = (al + bl) * 2 + 16))) return qr_fail(c->e, "out of memory");
-        memcpy(cat, a, al);
-        memcpy(cat + al, b, bl);
-        int32_t ia = tok_map_get(&t->stored, a, al, -1), ib = tok_map_get(&t->stored, b, bl, -1);
-        int32_t ic = tok_map_get(&t->stored, cat, al + bl, -1);
-        if (ia < 0 || ib < 0 || ic < 0) {
-            free(cat);
-            return fail(c, "model.merges", "[%zu] '%.40s' + '%.40s': %s not in the vocabulary", r, a, b,
-                        ia < 0 ? "left token" : ib < 0 ? "right token" : "merged token");
+    for (size_t r0 = 0; r0 < nm; r0 += BLK) {
+        size_t nb = nm - r0 < BLK ? nm - r0 : BLK, cat_len = 0;
+        for (size_t k = 0; k < nb; k++) {
+            size_t r = r0 + k;
+            json_t *mg = json_array_get(merges, r);
+            const char *a, *b;
+            size_t al, bl;
+            if (json_is_string(mg)) {
+                // "left right": exactly one space (tokens cannot contain one here).
+                a = json_string_value(mg);
+                const char *sp = strchr(a, ' ');
+                if (!sp || strchr(sp + 1, ' ')) { free(cat); return fail(c, "model.merges", "[%zu] '%.60s' is not 'left right'", r, a); }
+                al = (size_t)(sp - a);
+                b = sp + 1;
+                bl = json_string_length(mg) - al - 1;
+            } else if (json_is_array(mg) && json_array_size(mg) == 2 && json_is_string(json_array_get(mg, 0)) &&
+                       json_is_string(json_array_get(mg, 1))) {
+                a = json_string_value(json_array_get(mg, 0));
+                al = json_string_length(json_array_get(mg, 0));
+                b = json_string_value(json_array_get(mg, 1));
+                bl = json_string_length(json_array_get(mg, 1));
+            } else { free(cat); return fail(c, "model.merges", "[%zu] must be \"a b\" or [\"a\", \"b\"]", r); }
+            if (cat_len + al + bl > cat_cap) {
+                char *g = realloc(cat, cat_cap = (cat_len + al + bl) * 2 + 256);
+                if (!g) { free(cat); return qr_fail(c->e, "out of memory"); }
+                cat = g;
+            }
+            memcpy(cat + cat_len, a, al);
+            memcpy(cat + cat_len + al, b, bl);
+            q[k].a = a; q[k].b = b; q[k].al = al; q[k].bl = bl; q[k].cat = (uint32_t)cat_len;
+            cat_len += al + bl;
+            q[k].ha = tok_fnv1a(a, al);
+            q[k].hb = tok_fnv1a(b, bl);
+            q[k].hc = tok_fnv1a(cat + q[k].cat, al + bl);
+            tok_map_prefetch(&t->stored, q[k].ha);
+            tok_map_prefetch(&t->stored, q[k].hb);
+            tok_map_prefetch(&t->stored, q[k].hc);
         }
-        if (tok_add_merge(t, ia, ib, (int32_t)r, ic) < 0) { free(cat); return qr_fail(c->e, "out of memory"); }
+        for (size_t k = 0; k < nb; k++) {
+            q[k].ia = tok_map_get_h(&t->stored, q[k].a, q[k].al, q[k].ha, -1);
+            q[k].ib = tok_map_get_h(&t->stored, q[k].b, q[k].bl, q[k].hb, -1);
+            q[k].ic = tok_map_get_h(&t->stored, cat + q[k].cat, q[k].al + q[k].bl, q[k].hc, -1);
+            if (q[k].ia < 0 || q[k].ib < 0 || q[k].ic < 0) {
+                free(cat);
+                return fail(c, "model.merges", "[%zu] '%.*s' + '%.*s': %s not in the vocabulary", r0 + k,
+                            (int)(q[k].al > 40 ? 40 : q[k].al), q[k].a, (int)(q[k].bl > 40 ? 40 : q[k].bl), q[k].b,
+                            q[k].ia < 0 ? "left token" : q[k].ib < 0 ? "right token" : "merged token");
+            }
+            tok_prefetch_merge(t, q[k].ia, q[k].ib);
+        }
+        for (size_t k = 0; k < nb; k++)
+            if (tok_add_merge(t, q[k].ia, q[k].ib, (int32_t)(r0 + k), q[k].ic) < 0) { free(cat); return qr_fail(c->e, "out of memory"); }
     }
     free(cat);
     return 0;
@@ -651,6 +723,8 @@ int tok_load_json(Tokenizer *t, const char *name, const char *buf, size_t len, c
              t->n_vocab);
     rc = 0;
 done:
+    free(c.sbuf[0]);
+    free(c.sbuf[1]);
     for (int k = 0; k < c.n_dec_replace; k++) {
         free(c.dec_replace[k].a);
         free(c.dec_replace[k].b);

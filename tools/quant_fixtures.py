@@ -189,6 +189,51 @@ def tiny_llama():
     for f in os.listdir(base):
         if f not in ("config.json", "model.safetensors"):
             os.remove(os.path.join(base, f))
+    reference_logits(base)
+
+
+REF_IDS = [1, 17, 5, 88, 40, 3, 61, 29, 9, 73, 50, 12, 91, 44, 2, 36]
+
+
+def reference_logits(base):
+    """Logits at every position of REF_IDS:
+      fp32:  the float32 model;
+      nf4:   the float32 model with each block linear weight replaced by
+             bitsandbytes' own dequantization of its NF4 + double-quant form
+             (what bnb computes with bnb_4bit_compute_dtype=float32 on its
+             dequantize-then-linear path);
+      int8:  transformers' LLM.int8 model run on bitsandbytes' CPU backend
+             (int32 product computed in float32, outlier columns in the
+             activation dtype, dequantization constant 6.200124e-05).
+    """
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    ids = torch.tensor([REF_IDS])
+    out = {"input_ids": REF_IDS}
+    m = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, attn_implementation="eager").eval()
+    with torch.no_grad():
+        out["fp32"] = m(ids).logits[0].tolist()
+        from bitsandbytes.backends.default.ops import _dequantize_4bit_compute
+        for name, mod in m.named_modules():
+            if isinstance(mod, torch.nn.Linear) and ".layers." in name:
+                p = bnb.nn.Params4bit(mod.weight.data.clone(), requires_grad=False, quant_type="nf4",
+                                      compress_statistics=True, blocksize=64)._quantize("cpu")
+                qs = p.quant_state
+                absmax = F.dequantize_blockwise(qs.absmax, qs.state2) + qs.offset
+                # bitsandbytes' torch implementation of dequantize_4bit. (Its AVX-512
+                # C++ kernel, which F.dequantize_4bit picks on this CPU, indexes the
+                # block scales by row and gets them wrong when in_features is not a
+                # multiple of 64, as for down_proj here.)
+                w = _dequantize_4bit_compute(p.data.reshape(-1), absmax, qs.code, 64, tuple(mod.weight.shape),
+                                             torch.float32)
+                mod.weight.data = w.reshape(mod.weight.shape)
+        out["nf4"] = m(ids).logits[0].tolist()
+    q = AutoModelForCausalLM.from_pretrained(base, quantization_config=BitsAndBytesConfig(load_in_8bit=True),
+                                             dtype=torch.float32, attn_implementation="eager").eval()
+    with torch.no_grad():
+        out["int8"] = q(ids).logits[0].tolist()
+    with open(os.path.join(OUT, "reference.json"), "w") as f:
+        json.dump(out, f)
 
 
 def main():
