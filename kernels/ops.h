@@ -28,3 +28,21 @@ void qr_add(float *y, const float *x, size_t n);
 
 // In-place softmax of n values; returns nothing. Max-subtracted, sum in order.
 void qr_softmax(float *x, int n);
+
+// out[r] = (x[r] - mean) / sqrt(var + eps) * w + b for n rows of dim
+// (torch.nn.LayerNorm: biased variance). Mean and variance are accumulated in
+// double; b may be NULL (no bias); out may alias x.
+void qr_layernorm(float *out, const float *x, const float *w, const float *b, int n, int dim, float eps);
+
+// Activation functions by transformers' ACT2FN names.
+typedef enum {
+    QR_ACT_GELU = 0,  // "gelu": x/2 (1 + erf(x/sqrt 2)) (exact, nn.functional.gelu)
+    QR_ACT_GELU_TANH, // "gelu_new", "gelu_pytorch_tanh", "gelu_fast": the tanh approximation
+    QR_ACT_RELU,      // "relu"
+    QR_ACT_SILU,      // "silu", "swish"
+} QrAct;
+// 0 and *a set for a known name, -1 otherwise.
+int qr_act_from_name(const char *name, QrAct *a);
+const char *qr_act_name(QrAct a);
+// x[i] = act(x[i]) for n values.
+void qr_act(QrAct a, float *x, size_t n);
