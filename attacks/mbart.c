@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/attention.h"
+#include "kernels/ops.h"
 #include "util/fileio.h"
 
 // ---- config ----
@@ -52,10 +53,18 @@ static int read_config(const json_t *j, const char *file, MbartConfig *c, QrErr 
     if (c->d_model % c->enc_heads || c->d_model % c->dec_heads)
         return qr_fail(e, "%s: d_model %d is not a multiple of the attention heads (%d, %d)", file, c->d_model,
                        c->enc_heads, c->dec_heads);
+    static const struct { const char *name; MbartAct act; } ACTS[] = {
+        {"gelu", MBART_ACT_GELU}, {"relu", MBART_ACT_RELU}, {"gelu_new", MBART_ACT_GELU_TANH},
+        {"gelu_pytorch_tanh", MBART_ACT_GELU_TANH}, {"silu", MBART_ACT_SILU}, {"swish", MBART_ACT_SILU},
+    };
     const char *act;
     if (qr_json_str(j, "activation_function", &act, file, e)) return -1;
-    if (qr_act_from_name(act ? act : "gelu", &c->act))
-        return qr_fail(e, "%s: activation_function '%s' is not supported (gelu, gelu_new, relu, silu)", file, act);
+    if (!act) act = "gelu";
+    size_t k = 0;
+    while (k < sizeof ACTS / sizeof *ACTS && strcmp(act, ACTS[k].name)) k++;
+    if (k == sizeof ACTS / sizeof *ACTS)
+        return qr_fail(e, "%s: activation_function '%s' is not supported (gelu, relu, gelu_new, silu)", file, act);
+    c->act = ACTS[k].act;
     c->ln_eps = 1e-5f;
     return 0;
 }
@@ -352,12 +361,25 @@ static int embed_rows(const MbartModel *m, const MbartStack *s, const int32_t *i
     return 0;
 }
 
+static void activation(MbartAct a, float *x, size_t n) {
+    switch (a) {
+    case MBART_ACT_GELU: qr_gelu(x, n); break;
+    case MBART_ACT_GELU_TANH: qr_gelu_tanh(x, n); break;
+    case MBART_ACT_RELU:
+        for (size_t i = 0; i < n; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i]; // NaN stays NaN, as torch.relu
+        break;
+    case MBART_ACT_SILU:
+        for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+        break;
+    }
+}
+
 // x += fc2(act(fc1(LN(x)))) for n rows. h: [n, d], f: [n, ffn].
 static void ffn_block(const MbartModel *m, const MbartLayer *L, float *x, int n, float *h, float *f) {
     int d = m->cfg.d_model;
     qr_layernorm(h, x, L->ffn_ln_w, L->ffn_ln_b, n, d, m->cfg.ln_eps);
     qr_linear_forward(&L->fc1, h, n, f);
-    qr_act(m->cfg.act, f, (size_t)n * L->fc1.out);
+    activation(m->cfg.act, f, (size_t)n * L->fc1.out);
     qr_linear_forward(&L->fc2, f, n, h);
     qr_add(x, h, (size_t)n * d);
 }

@@ -24,13 +24,20 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
-#include "kernels/ops.h"
 #include "runtime/linear.h"
 #include "tokenizer/unigram.h"
 #include "util/err.h"
 #include "weights/checkpoint.h"
 
 // ---- configuration ----
+
+// activation_function, by transformers' ACT2FN names.
+typedef enum {
+    MBART_ACT_GELU = 0,  // "gelu" (erf; mbart-large-cc25)
+    MBART_ACT_RELU,      // "relu" (mbart-large-50 MMT checkpoints)
+    MBART_ACT_GELU_TANH, // "gelu_new", "gelu_pytorch_tanh"
+    MBART_ACT_SILU,      // "silu", "swish"
+} MbartAct;
 
 typedef struct {
     int vocab_size;
@@ -40,7 +47,7 @@ typedef struct {
     int enc_ffn, dec_ffn;        // encoder/decoder_ffn_dim
     int max_pos;                 // max_position_embeddings (the tables hold max_pos + 2 rows)
     int scale_embedding;         // embeddings x sqrt(d_model)
-    QrAct act;                   // activation_function
+    MbartAct act;                // activation_function
     float ln_eps;                // nn.LayerNorm default 1e-5
     int tie_embeddings;          // tie_word_embeddings (default true)
     int pad_id, bos_id, eos_id;

@@ -4,6 +4,7 @@
 // -ffp-contract=fast, -march=x86-64-v3 and PORTABLE=1 all give the same bits.
 #include "attacks/noise.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "attacks/rng.h"
 
@@ -172,4 +173,23 @@ int qr_noise_parse_target(const char *s, QrNoiseTarget *out, QrErr *e) {
     for (int i = 0; i < 4; i++)
         if (!strcmp(s, TARGET_NAMES[i])) return *out = (QrNoiseTarget)i, 0;
     return qr_fail(e, "noise target '%s': expected all, unquantized-only, pre-quant or post-quant", s);
+}
+
+void qr_noise_matmul_acc(const QrNoiseKey *k, const float *x, int64_t m, int64_t rows, int64_t cols, float *y) {
+#pragma omp parallel
+    {
+        float *nrow = malloc((size_t)cols * sizeof *nrow);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            if (!nrow) continue;
+            qr_noise_fill(k, (uint64_t)r * (uint64_t)cols, (size_t)cols, nrow);
+            for (int64_t i = 0; i < m; i++) {
+                const float *xi = x + i * cols;
+                double acc = 0;
+                for (int64_t c = 0; c < cols; c++) acc += (double)xi[c] * nrow[c];
+                y[i * rows + r] += (float)acc;
+            }
+        }
+        free(nrow);
+    }
 }

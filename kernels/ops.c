@@ -1,6 +1,5 @@
 #include "kernels/ops.h"
 #include <math.h>
-#include <string.h>
 
 void qr_rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps) {
 #pragma omp parallel for schedule(static) if (n > 4)
@@ -12,6 +11,20 @@ void qr_rmsnorm(float *out, const float *x, const float *w, int n, int dim, floa
         float var = (float)(ss / dim);
         float inv = 1.0f / sqrtf(var + eps);
         for (int j = 0; j < dim; j++) o[j] = w[j] * (xr[j] * inv);
+    }
+}
+
+void qr_layernorm(float *out, const float *x, const float *w, const float *b, int n, int dim, float eps) {
+#pragma omp parallel for schedule(static) if (n > 4)
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * dim;
+        float *o = out + (size_t)r * dim;
+        double s = 0, ss = 0;
+        for (int j = 0; j < dim; j++) s += xr[j];
+        double mean = s / dim;
+        for (int j = 0; j < dim; j++) ss += (xr[j] - mean) * (xr[j] - mean);
+        float m = (float)mean, inv = (float)(1.0 / sqrt(ss / dim + eps));
+        for (int j = 0; j < dim; j++) o[j] = (xr[j] - m) * inv * w[j] + b[j];
     }
 }
 
@@ -76,6 +89,18 @@ void qr_silu_mul(float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) a[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
 }
 
+void qr_gelu_tanh(float *a, size_t n) {
+    const float k = 0.7978845608028654f; // sqrt(2 / pi)
+    for (size_t i = 0; i < n; i++) {
+        float x = a[i];
+        a[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    }
+}
+
+void qr_gelu(float *a, size_t n) {
+    for (size_t i = 0; i < n; i++) a[i] = 0.5f * a[i] * (1.0f + erff(a[i] * 0.70710678118654752f));
+}
+
 void qr_add(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
@@ -90,57 +115,4 @@ void qr_softmax(float *x, int n) {
     }
     float inv = 1.0f / sum;
     for (int i = 0; i < n; i++) x[i] *= inv;
-}
-
-void qr_layernorm(float *out, const float *x, const float *w, const float *b, int n, int dim, float eps) {
-#pragma omp parallel for schedule(static) if (n > 4)
-    for (int r = 0; r < n; r++) {
-        const float *xr = x + (size_t)r * dim;
-        float *o = out + (size_t)r * dim;
-        double s = 0, ss = 0;
-        for (int j = 0; j < dim; j++) s += xr[j];
-        double mean = s / dim;
-        for (int j = 0; j < dim; j++) ss += ((double)xr[j] - mean) * ((double)xr[j] - mean);
-        float inv = (float)(1.0 / sqrt(ss / dim + (double)eps));
-        float m = (float)mean;
-        for (int j = 0; j < dim; j++) o[j] = (xr[j] - m) * inv * w[j] + (b ? b[j] : 0.0f);
-    }
-}
-
-int qr_act_from_name(const char *name, QrAct *a) {
-    static const struct { const char *n; QrAct a; } T[] = {
-        {"gelu", QR_ACT_GELU}, {"gelu_new", QR_ACT_GELU_TANH}, {"gelu_pytorch_tanh", QR_ACT_GELU_TANH},
-        {"gelu_fast", QR_ACT_GELU_TANH}, {"relu", QR_ACT_RELU}, {"silu", QR_ACT_SILU}, {"swish", QR_ACT_SILU},
-    };
-    for (size_t i = 0; i < sizeof T / sizeof *T; i++)
-        if (!strcmp(name, T[i].n)) {
-            *a = T[i].a;
-            return 0;
-        }
-    return -1;
-}
-
-const char *qr_act_name(QrAct a) {
-    static const char *N[] = {"gelu", "gelu_tanh", "relu", "silu"};
-    return (unsigned)a < 4 ? N[a] : "?";
-}
-
-void qr_act(QrAct a, float *x, size_t n) {
-    switch (a) {
-    case QR_ACT_GELU:
-        for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
-        break;
-    case QR_ACT_GELU_TANH:
-        for (size_t i = 0; i < n; i++) {
-            float v = x[i];
-            x[i] = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-        }
-        break;
-    case QR_ACT_RELU:
-        for (size_t i = 0; i < n; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i]; // NaN stays NaN, as torch.relu
-        break;
-    case QR_ACT_SILU:
-        for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
-        break;
-    }
 }

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attacks/mbart.h"
+#include "attacks/translate.h"
 
 #define TINY "tests/fixtures/mbart/tiny"
 #define RELU "tests/fixtures/mbart/tiny-relu"
@@ -149,7 +150,7 @@ static void test_tiny_config(void **st) {
     assert_int_equal(c->dec_heads, 4);
     assert_int_equal(c->enc_ffn, 64);
     assert_int_equal(c->max_pos, 64);
-    assert_int_equal(c->act, QR_ACT_GELU);
+    assert_int_equal(c->act, MBART_ACT_GELU);
     assert_int_equal(c->scale_embedding, 1);
     assert_int_equal(m->enc.pos.out, 66); // max_pos + offset 2
     assert_int_equal(m->gen.num_beams, 5);
@@ -183,7 +184,7 @@ static void test_tiny_generate(void **st) {
 static void test_relu_bf16_legacy_config(void **st) {
     (void)st;
     MbartModel *m = load(RELU);
-    assert_int_equal(m->cfg.act, QR_ACT_RELU);
+    assert_int_equal(m->cfg.act, MBART_ACT_RELU);
     assert_int_equal(m->cfg.scale_embedding, 0);
     assert_int_equal(m->embed.fmt, QR_WF_BF16);
     // No generation_config.json: the legacy keys of config.json.
@@ -269,6 +270,34 @@ static void test_roundtrip(void **st) {
     mbart_translator_free(t);
 }
 
+// The sentence attack's engine interface: mbart:DIR back-translates a batch
+// exactly as the HF pipeline did (English -> German -> English).
+static void test_engine_interface(void **st) {
+    (void)st;
+    QrTranslator *t;
+    QrErr e;
+    if (qr_translator_open("mbart:" TINY, &t, &e)) fail_msg("%s", e.msg);
+    assert_string_equal(t->pivot, "de");
+    assert_non_null(strstr(t->name, "mbart-50 en-de-en (tiny; sentencepiece.bpe.model; 5 beams, max_length 24)"));
+    json_t *ref = load_json(TINY "/reference.json");
+    const json_t *rt = json_object_get(ref, "roundtrip");
+    const char *in[2] = {json_string_value(json_object_get(json_array_get(rt, 0), "en")),
+                         json_string_value(json_object_get(json_array_get(rt, 1), "en"))};
+    char *out[2];
+    if (qr_backtranslate(t, in, 2, out, &e)) fail_msg("%s", e.msg);
+    for (int i = 0; i < 2; i++) {
+        assert_string_equal(out[i], json_string_value(json_object_get(json_array_get(rt, i), "back")));
+        free(out[i]);
+    }
+    assert_int_equal(t->translate(t, "en", "xx", in, 1, out, &e), -1);
+    assert_non_null(strstr(e.msg, "xx"));
+    qr_translator_close(t);
+    // A directory without the checkpoint: the spec and the reason.
+    assert_int_equal(qr_translator_open("mbart:tests/fixtures/mbart", &t, &e), -1);
+    assert_non_null(strstr(e.msg, "mbart:tests/fixtures/mbart"));
+    json_decref(ref);
+}
+
 static void test_errors(void **st) {
     (void)st;
     MbartModel *m;
@@ -309,7 +338,7 @@ int main(void) {
         cmocka_unit_test(test_tiny_config),      cmocka_unit_test(test_tiny_logits),
         cmocka_unit_test(test_tiny_generate),    cmocka_unit_test(test_relu_bf16_legacy_config),
         cmocka_unit_test(test_beams_batch_and_reorder), cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_engine_interface), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
