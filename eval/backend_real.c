@@ -6,12 +6,13 @@
 // Weight noise is applied to the loaded weights and removed by reloading the
 // checkpoint, never by subtracting: subtraction restores the weights only up
 // to one rounding per element, and a resumed run must see the same bits as an
-// uninterrupted one. Targets on a quantized model: unquantized-only (in
-// place on the float tensors) and pre-quant (load float, add noise to the
-// block linears, then quantize as bitsandbytes does). post-quant and all need
-// noise inside the quantized matmul kernels, not in this build: check()
-// rejects them before any work, as it rejects a missing sandboxed evaluator
-// (issue 4; --generate-only runs without it).
+// uninterrupted one. Targets on a quantized model (attacks/noise_model.h):
+// unquantized-only in place on the float tensors; pre-quant: load float, add
+// noise to the block linears, then quantize as bitsandbytes does; post-quant:
+// a term y += x N^T in each quantized layer's forward; all: unquantized-only +
+// post-quant. check() rejects a plan this build cannot run before any work
+// (today: judging without the sandboxed evaluator, issue 4; --generate-only
+// runs without it).
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,13 +56,6 @@ static int real_check(QrBackend *b, const QrPlan *p, QrErr *e) {
                 return -1;
             }
         }
-        if (!qr_cond_is_noise(c) || !strcmp(c->target, "unquantized-only") || !strcmp(c->target, "pre-quant")) continue;
-        for (int k = 0; k < p->n_prec; k++)
-            if (qr_prec_is_quantized(p->precisions[k]))
-                return qr_fail(e, "--noise-targets %s on %s: noise inside the quantized matmul kernels is not in this build "
-                                  "yet; use unquantized-only or pre-quant for int8/nf4 (targets other than all apply to "
-                                  "int8/nf4 only), or run the float precisions alone",
-                               c->target, p->precisions[k]);
     }
     if (!p->generate_only)
         return qr_fail(e, "the sandboxed evaluator (issue 4) is not in this build yet: run with --generate-only now, "
@@ -149,20 +143,15 @@ static int load(Real *r, const QrPlan *p, const QrCond *c, QrErr *e) {
     }
     if (!noise) return 0;
     QrNoiseSpec ns = {c->kind == QR_COND_GAUSSIAN ? QR_NOISE_GAUSSIAN : QR_NOISE_UNIFORM, (float)c->level, p->seed, QR_NOISE_ALL};
-    int64_t done = 0, deferred = 0;
-    if (qr_noise_parse_target(c->target, &ns.target, e) ||
-        // pre-quant runs as a float model (noise in place on the block linears), then quantizes.
-        qr_noise_model(r->m, &ns, quantized && !prequant, 1, &done, &deferred, e) ||
+    // pre-quant: the model is still float here, the noise goes onto the block
+    // linears in place, then they are quantized; post-quant / all: the
+    // quantized layers get the noise term in their forward.
+    if (qr_noise_parse_target(c->target, &ns.target, e) || qr_noise_model(r->m, &ns, quantized, 1, NULL, NULL, e) ||
         (prequant && qr_model_quantize(r->m, &q, e))) {
         unload(r);
         return -1;
     }
     r->noised = 1;
-    if (deferred > 0) {
-        unload(r);
-        return qr_fail(e, "%s on %s: %lld elements need noise inside the quantized kernels (not in this build)", c->id,
-                       r->precision, (long long)deferred);
-    }
     return 0;
 }
 
