@@ -114,7 +114,8 @@ void qr_noise_fill(const QrNoiseKey *k, uint64_t start, size_t n, float *out) {
     }
 }
 
-void qr_noise_add_f32(const QrNoiseKey *k, uint64_t start, float *w, size_t n, int sign) {
+int qr_noise_add(const QrNoiseKey *k, uint64_t start, void *w, QrDType dt, size_t n, int sign) {
+    if (dt != QR_DT_F32 && dt != QR_DT_F16 && dt != QR_DT_BF16) return -1;
     // Chunks of 4096 elements: enough work per chunk to amortize scheduling, and
     // each chunk's noise depends only on its element indices.
     const size_t CH = 4096;
@@ -124,12 +125,24 @@ void qr_noise_add_f32(const QrNoiseKey *k, uint64_t start, float *w, size_t n, i
         float buf[4096];
         size_t off = c * CH, len = n - off < CH ? n - off : CH;
         qr_noise_fill(k, start + off, len, buf);
-        float *p = w + off;
-        if (sign >= 0)
+        if (sign < 0)
+            for (size_t j = 0; j < len; j++) buf[j] = -buf[j];
+        if (dt == QR_DT_F32) {
+            float *p = (float *)w + off;
             for (size_t j = 0; j < len; j++) p[j] = p[j] + buf[j];
-        else
-            for (size_t j = 0; j < len; j++) p[j] = p[j] - buf[j];
+        } else {
+            uint16_t *p = (uint16_t *)w + off;
+            if (dt == QR_DT_BF16)
+                for (size_t j = 0; j < len; j++) p[j] = qr_f32_to_bf16(qr_bf16_to_f32(p[j]) + buf[j]);
+            else
+                for (size_t j = 0; j < len; j++) p[j] = qr_f32_to_f16(qr_f16_to_f32(p[j]) + buf[j]);
+        }
     }
+    return 0;
+}
+
+void qr_noise_add_f32(const QrNoiseKey *k, uint64_t start, float *w, size_t n, int sign) {
+    qr_noise_add(k, start, w, QR_DT_F32, n, sign);
 }
 
 void qr_noise_key(QrNoiseKey *k, const QrNoiseSpec *s, const char *tensor_name) {

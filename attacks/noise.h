@@ -59,6 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "util/err.h"
+#include "weights/tensor.h"
 
 typedef enum { QR_NOISE_GAUSSIAN = 0, QR_NOISE_UNIFORM = 1 } QrNoiseDist;
 
@@ -131,6 +132,9 @@ void qr_noise_fill(const QrNoiseKey *k, uint64_t start, size_t n, float *out);
 // w[j] += sign * noise(start + j) for j < n (sign = +1 to apply, -1 to undo).
 // Parallel over OpenMP threads; the result does not depend on the thread count.
 void qr_noise_add_f32(const QrNoiseKey *k, uint64_t start, float *w, size_t n, int sign);
+// The same on a buffer of dtype F32, F16 or BF16 (weights/tensor.h): 16-bit
+// elements become round_to_dtype(value + sign * noise). -1 for other dtypes.
+int qr_noise_add(const QrNoiseKey *k, uint64_t start, void *w, QrDType dt, size_t n, int sign);
 
 // The two building blocks of the Gaussian transform, exposed for tests and for
 // the CUDA port (see the specification above).

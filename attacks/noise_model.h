@@ -15,10 +15,20 @@
 #include <stdint.h>
 #include "attacks/noise.h"
 #include "runtime/model.h"
+#include "runtime/qlinear.h"
 
-// model_quantized: the model runs with int8/nf4 block linears. Parameters whose
-// site is BEFORE_QUANT or IN_KERNEL are not touched here (the quantizer and the
-// quantized layers apply those); *n_elems counts the elements perturbed here,
-// *n_deferred the elements left to the quantizer/kernels (either may be NULL).
+// model_quantized: the run uses int8/nf4 block linears. By site:
+//   IN_PLACE      float values += noise (the layer must be float);
+//   BEFORE_QUANT  the same on a block linear that is still float: call this
+//                 BEFORE qr_model_quantize (pre-quant: load float, noise,
+//                 quantize); a layer already quantized (e.g. a checkpoint
+//                 saved by bitsandbytes) is an error;
+//   IN_KERNEL     the quantized layer gets the term y += x N^T in its forward
+//                 (qr_noise_matmul_acc; QrQLinear.extra): call AFTER
+//                 qr_model_quantize; sign -1 removes the term exactly.
+// *n_elems counts the elements changed in place, *n_kernel those perturbed in
+// the kernels (either may be NULL). The kernel term regenerates the layer's
+// noise at every forward call: cheap on a GPU, costly on the CPU (bench_noise
+// gives the rate).
 int qr_noise_model(QrModel *m, const QrNoiseSpec *s, int model_quantized, int sign, int64_t *n_elems,
-                   int64_t *n_deferred, QrErr *e);
+                   int64_t *n_kernel, QrErr *e);

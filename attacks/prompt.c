@@ -9,7 +9,7 @@
 #include "attacks/prompt_internal.h"
 #include "attacks/rng.h"
 #include "attacks/scope.h"
-#include "attacks/text.h"
+#include "util/grow.h"
 #include "util/sbuf.h"
 
 static const char *const NAMES[QR_ATTACK_COUNT] = {
@@ -451,3 +451,30 @@ int qr_attack_run(const QrAttackCfg *c, const QrAttackIn *in, size_t n, QrAttack
     free(st);
     return fail ? -1 : 0;
 }
+
+int qr_attack_run_with(const QrAttackCfg *c, const char *wordnet_dir, const char *translator, const QrAttackIn *in,
+                       size_t n, QrAttackOut *out, char *engine, size_t elen, QrErr *e) {
+    QrAttackCfg cc = *c;
+    QrWordNet *wn = NULL;
+    QrTranslator *tr = NULL;
+    if (qr_attack_needs_wordnet(c->kind) && !cc.wn) {
+        if (qr_wordnet_open(&wn, wordnet_dir, e)) return -1;
+        cc.wn = wn;
+    }
+    if (qr_attack_needs_translator(c->kind) && !cc.tr) {
+        if (qr_translator_open(translator ? translator : "apertium", &tr, e)) {
+            qr_wordnet_free(wn);
+            return -1;
+        }
+        cc.tr = tr;
+    }
+    if (engine && elen) {
+        if (cc.tr) snprintf(engine, elen, "%s", cc.tr->name);
+        else snprintf(engine, elen, "qrobust %s%s", qr_attack_name(c->kind), cc.wn ? " + WordNet 3.0" : "");
+    }
+    int rc = qr_attack_run(&cc, in, n, out, e);
+    qr_translator_close(tr);
+    qr_wordnet_free(wn);
+    return rc;
+}
+

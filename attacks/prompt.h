@@ -103,5 +103,14 @@ typedef struct {
 int qr_attack_run(const QrAttackCfg *c, const QrAttackIn *in, size_t n, QrAttackOut *out, QrErr *e);
 void qr_attack_out_free(QrAttackOut *o);
 
+// The same for callers that do not manage WordNet or a translation engine
+// themselves (the study runner, the CLI): when the attack needs them and c has
+// none, WordNet is opened from wordnet_dir (NULL: default) and the engine from
+// translator (NULL: "apertium"), and closed again. engine (may be NULL)
+// receives what produced the prompts, to record with results: the translation
+// engine's name for sentence, "qrobust <attack>" otherwise (word: "+ WordNet 3.0").
+int qr_attack_run_with(const QrAttackCfg *c, const char *wordnet_dir, const char *translator, const QrAttackIn *in,
+                       size_t n, QrAttackOut *out, char *engine, size_t elen, QrErr *e);
+
 // text with every whole-identifier occurrence of old replaced by new (malloc'd).
 char *qr_rename_ident(const char *text, const char *old, const char *new_name);

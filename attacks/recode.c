@@ -10,7 +10,7 @@
 #include "attacks/postag.h"
 #include "attacks/prompt_internal.h"
 #include "attacks/scope.h"
-#include "attacks/text.h"
+#include "util/grow.h"
 #include "util/sbuf.h"
 
 static int ident_char(int c) { return isalnum(c) || c == '_'; }

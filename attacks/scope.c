@@ -2,7 +2,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include "attacks/text.h"
+#include "util/grow.h"
 
 // ---- docstrings ----------------------------------------------------------------
 

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attacks/prompt.h"
-#include "attacks/translate.h"
-#include "attacks/wordnet.h"
 #include "cli/cli.h"
 #include "eval/dataset.h"
 #include "util/fileio.h"
@@ -44,7 +42,8 @@ static void usage(void) {
            "  --max-syn N      word, func-synonym: synonym candidates per word (default 3)\n"
            "  --wordnet DIR    WordNet 3.0 dict directory (default $QROBUST_WORDNET or /usr/share/wordnet)\n"
            "  --translator T   sentence: apertium (default; Debian packages apertium, apertium-eng-spa,\n"
-           "                   English->Spanish->English) or mbart:DIR (mBART-50, not built yet)\n"
+           "                   English->Spanish->English) or mbart:DIR (the study's mBART-50, English->\n"
+           "                   German->English, from a HF checkpoint directory; see qrobust translate)\n"
            "  --quiet          no statistics\n"
            "\n"
            "examples:\n"
@@ -321,8 +320,6 @@ int cmd_attack(int argc, char **argv) {
     size_t nrec = 0, rcap = 0;
     Record *rec = NULL;
     int rc = 2;
-    QrWordNet *wn = NULL;
-    QrTranslator *tr = NULL;
     QrAttackIn *in = NULL;
     QrAttackOut *out = NULL;
     char **prompts = NULL, **eps = NULL;
@@ -389,13 +386,11 @@ int cmd_attack(int argc, char **argv) {
         free(ids);
         goto done;
     }
-    if (qr_attack_needs_wordnet(kind) && qr_wordnet_open(&wn, wndir, &e)) goto fail;
-    if (qr_attack_needs_translator(kind) && qr_translator_open(trspec, &tr, &e)) goto fail;
-    cfg.wn = wn;
-    cfg.tr = tr;
+    char engine[256];
     double t0 = qr_now();
-    if (qr_attack_run(&cfg, in, ntask, out, &e)) goto fail;
+    if (qr_attack_run_with(&cfg, wndir, trspec, in, ntask, out, engine, sizeof engine, &e)) goto fail;
     double secs = qr_now() - t0;
+    int translated = qr_attack_needs_translator(kind);
 
     // Statistics.
     size_t changed = 0, units = 0, failed = 0, dchar = 0, dword = 0, shown = 0;
@@ -414,8 +409,8 @@ int cmd_attack(int argc, char **argv) {
         }
     }
     if (!quiet) {
-        fprintf(stderr, "attack %s on %s (%zu prompts, seed %lld%s%s): %.2f s\n", attack, dataset, ntask, seed,
-                tr ? ", engine " : "", tr ? tr->name : "", secs);
+        fprintf(stderr, "attack %s on %s (%zu prompts, seed %lld, engine %s): %.2f s\n", attack, dataset, ntask, seed,
+                engine, secs);
         fprintf(stderr, "  prompts changed       %zu/%zu (%.1f%%)\n", changed, ntask, ntask ? 100.0 * changed / ntask : 0);
         fprintf(stderr, "  mean chars changed    %.2f per prompt (byte edit distance)\n", ntask ? (double)dchar / ntask : 0);
         fprintf(stderr, "  mean words changed    %.2f per prompt (word edit distance)\n", ntask ? (double)dword / ntask : 0);
@@ -465,11 +460,9 @@ int cmd_attack(int argc, char **argv) {
             qr_sb_putn(&b, r->line + pos, r->close - pos);
             qr_sb_printf(&b, "%s\"qrobust_attack\": {\"attack\": \"%s\", \"seed\": %lld, \"units\": %d", r->nm || !member(r, "prompt") ? ", " : "",
                          attack, seed, out[t].units);
-            if (tr) {
-                qr_sb_puts(&b, ", \"engine\": ");
-                put_json_string(&b, tr->name);
-                qr_sb_printf(&b, ", \"failed\": %d", out[t].failed);
-            }
+            qr_sb_puts(&b, ", \"engine\": ");
+            put_json_string(&b, engine);
+            if (translated) qr_sb_printf(&b, ", \"failed\": %d", out[t].failed);
             qr_sb_puts(&b, "}");
             qr_sb_putn(&b, r->line + r->close, r->len - r->close);
             qr_sb_putc(&b, '\n');
@@ -501,8 +494,6 @@ done:
     for (size_t r = 0; r < nrec; r++) free(rec[r].m);
     free(rec);
     free(buf);
-    qr_wordnet_free(wn);
-    qr_translator_close(tr);
     qr_dataset_free(&ds);
     return rc;
 }

@@ -91,6 +91,8 @@ void qr_silu_mul(float *a, const float *b, size_t n) {
 
 void qr_gelu_tanh(float *a, size_t n) {
     const float k = 0.7978845608028654f; // sqrt(2 / pi)
+    // element-wise: the thread count never changes a bit
+#pragma omp parallel for schedule(static) if (n > 32768)
     for (size_t i = 0; i < n; i++) {
         float x = a[i];
         a[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
@@ -98,6 +100,7 @@ void qr_gelu_tanh(float *a, size_t n) {
 }
 
 void qr_gelu(float *a, size_t n) {
+#pragma omp parallel for schedule(static) if (n > 32768)
     for (size_t i = 0; i < n; i++) a[i] = 0.5f * a[i] * (1.0f + erff(a[i] * 0.70710678118654752f));
 }
 

@@ -173,6 +173,13 @@ float *qr_arch_vec(QrModel *m, const char *name, int n, int layer, QrErr *e) {
     return v;
 }
 
+// "x.weight" -> "x.bias" (any other name: name + ".bias")
+static void bias_name(char *bn, size_t n, const char *name) {
+    size_t len = strlen(name);
+    if (len > 7 && !strcmp(name + len - 7, ".weight")) snprintf(bn, n, "%.*s.bias", (int)(len - 7), name);
+    else snprintf(bn, n, "%s.bias", name);
+}
+
 int qr_arch_linear(QrModel *m, const char *name, int rows, int cols, int bias, int layer, int flags, QrLinear *L,
                    QrErr *e) {
     const QrTensor *t = need(&m->ckpt, name, e);
@@ -180,10 +187,55 @@ int qr_arch_linear(QrModel *m, const char *name, int rows, int cols, int bias, i
     if (qr_arch_add_param(m, name, L, NULL, 0, layer, flags)) return qr_fail(e, "out of memory");
     if (!bias) return 0;
     char bn[128];
-    size_t len = strlen(name);
-    if (len > 7 && !strcmp(name + len - 7, ".weight")) snprintf(bn, sizeof bn, "%.*s.bias", (int)(len - 7), name);
-    else snprintf(bn, sizeof bn, "%s.bias", name);
+    bias_name(bn, sizeof bn, name);
     return (L->bias = qr_arch_vec(m, bn, rows, layer, e)) ? 0 : -1;
+}
+
+void qr_arch_each_tensor(const QrConfig *c, int n, QrSpecFn spec, void *ctx,
+                         void (*fn)(void *ctx, const char *name, int ndim, const int64_t *shape)) {
+    char name[128], bn[128];
+    for (int w = 0; w < n; w++) {
+        QrTensorSpec t = spec(c, w);
+        for (int l = 0; l < (t.per_layer ? c->n_layers : 1); l++) {
+            int64_t sh[2] = {t.rows, t.cols};
+            snprintf(name, sizeof name, t.name, l);
+            if (!t.absent) fn(ctx, name, t.cols ? 2 : 1, sh);
+            if (t.bias) {
+                bias_name(bn, sizeof bn, name);
+                fn(ctx, bn, 1, sh);
+            }
+        }
+    }
+}
+
+int qr_arch_load_linear(QrModel *m, QrSpecFn spec, int which, int layer, QrLinear *L, QrErr *e) {
+    QrTensorSpec t = spec(&m->cfg, which);
+    char name[128];
+    snprintf(name, sizeof name, t.name, layer);
+    return qr_arch_linear(m, name, t.rows, t.cols, t.bias, t.per_layer ? layer : -1,
+                          t.per_layer ? QR_P_BLOCK : t.flags, L, e);
+}
+
+int qr_arch_load_layernorm(QrModel *m, QrSpecFn spec, int which, int layer, float **w, float **b, QrErr *e) {
+    QrTensorSpec t = spec(&m->cfg, which);
+    char name[128], bn[128];
+    snprintf(name, sizeof name, t.name, layer);
+    bias_name(bn, sizeof bn, name);
+    if (!(*w = qr_arch_vec(m, name, t.rows, layer, e))) return -1;
+    return (*b = qr_arch_vec(m, bn, t.rows, layer, e)) ? 0 : -1;
+}
+
+float *qr_arch_buffers(float **const ptrs[], const size_t sizes[], int n) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += (sizes[i] + 15) / 16 * 16; // 64-byte aligned slices
+    float *block = aligned_alloc(64, total * sizeof(float) + 64);
+    if (!block) return NULL;
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        *ptrs[i] = block + off;
+        off += (sizes[i] + 15) / 16 * 16;
+    }
+    return block;
 }
 
 // ---- forward helpers ----

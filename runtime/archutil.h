@@ -33,6 +33,28 @@ int qr_hf_act(const json_t *j, const char *key, QrAct def, unsigned allowed, con
 
 enum { QR_P_BLOCK = 1, QR_P_EMBED = 2 }; // QrParam.block_linear / .embedding
 
+// One tensor of a family's checkpoint layout, as the family's table gives it
+// for a config: a family lists its tensors once (index 0..n-1) and the
+// helpers below enumerate, count and load them.
+typedef struct {
+    const char *name; // HF name; per-layer tensors have a %d for the layer
+    int rows, cols;   // [rows, cols]; cols 0: a vector [rows]
+    int per_layer;    // one per block
+    int absent;       // this config has no such weight (e.g. a tied head); its bias may still exist
+    int bias;         // a "<name minus .weight>.bias" [rows] goes with it
+    int flags;        // QR_P_EMBED for the token embedding (per-layer matrices are QR_P_BLOCK)
+} QrTensorSpec;
+typedef QrTensorSpec (*QrSpecFn)(const QrConfig *c, int which);
+
+// QrArch.each_tensor over a family's table of n tensors (weights, then biases).
+void qr_arch_each_tensor(const QrConfig *c, int n, QrSpecFn spec, void *ctx,
+                         void (*fn)(void *ctx, const char *name, int ndim, const int64_t *shape));
+// Loads table entry `which` of `layer` as a linear layer (with its bias).
+int qr_arch_load_linear(QrModel *m, QrSpecFn spec, int which, int layer, QrLinear *L, QrErr *e);
+// Loads table entry `which` of `layer` (layer -1 outside the blocks) as a
+// LayerNorm: weight and bias vectors.
+int qr_arch_load_layernorm(QrModel *m, QrSpecFn spec, int which, int layer, float **w, float **b, QrErr *e);
+
 // Binds the [rows, cols] matrix `name` (F32/F16/BF16; shape and dtype checked,
 // no copy) into L, and when `bias` the vector "<name minus .weight>.bias" [rows];
 // each becomes a QrParam of `layer` (-1 outside the blocks).
@@ -42,6 +64,10 @@ int qr_arch_linear(QrModel *m, const char *name, int rows, int cols, int bias, i
 float *qr_arch_vec(QrModel *m, const char *name, int n, int layer, QrErr *e);
 // Registers a parameter that is already bound (e.g. a bias read separately).
 int qr_arch_add_param(QrModel *m, const char *name, QrLinear *lin, float *vec, int n, int layer, int flags);
+
+// Activation buffers of a forward pass in one allocation: *ptrs[i] gets
+// sizes[i] floats. Returns the block (free() it to release all) or NULL.
+float *qr_arch_buffers(float **const ptrs[], const size_t sizes[], int n);
 
 // ---- forward helpers ----
 

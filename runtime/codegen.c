@@ -57,6 +57,7 @@ typedef struct {
     float *hb;  // [B, ffn_dim]
     float *sc;  // [n_sc][max_seq] attention scores
     int n_sc;
+    float *block; // the allocation all of the above live in
 } CgState;
 
 // ---- config ----
@@ -115,64 +116,36 @@ static int config_hf(const json_t *j, const char *file, QrConfig *c, QrErr *e) {
 
 // ---- tensor names ----
 enum { T_WTE, T_LNF, T_HEAD, T_LN1, T_QKV, T_OUT, T_FC_IN, T_FC_OUT, T_COUNT };
-static const char *const NAMES[T_COUNT] = {
-    [T_WTE] = "transformer.wte.weight",
-    [T_LNF] = "transformer.ln_f.weight",
-    [T_HEAD] = "lm_head.weight",
-    [T_LN1] = "transformer.h.%d.ln_1.weight",
-    [T_QKV] = "transformer.h.%d.attn.qkv_proj.weight",
-    [T_OUT] = "transformer.h.%d.attn.out_proj.weight",
-    [T_FC_IN] = "transformer.h.%d.mlp.fc_in.weight",
-    [T_FC_OUT] = "transformer.h.%d.mlp.fc_out.weight",
-};
 
-static void tshape(const QrConfig *c, int which, int *rows, int *cols) {
-    const int R[T_COUNT] = {c->vocab_size, c->dim, c->vocab_size, c->dim, 3 * c->dim, c->dim, c->ffn_dim, c->dim};
-    const int C[T_COUNT] = {c->dim, 0, c->dim, 0, c->dim, c->dim, c->dim, c->ffn_dim};
-    *rows = R[which];
-    *cols = C[which];
-}
-
-static int has_bias(int which) {
-    return which == T_LNF || which == T_LN1 || which == T_FC_IN || which == T_FC_OUT || which == T_HEAD;
+// Name, shape and bias of each tensor. A tied head reuses wte's weight but
+// keeps its own bias.
+static QrTensorSpec spec(const QrConfig *c, int which) {
+    int D = c->dim, F = c->ffn_dim, V = c->vocab_size;
+    switch (which) {
+    case T_WTE: return (QrTensorSpec){"transformer.wte.weight", V, D, 0, 0, 0, QR_P_EMBED};
+    case T_LNF: return (QrTensorSpec){"transformer.ln_f.weight", D, 0, 0, 0, 1, 0};
+    case T_HEAD: return (QrTensorSpec){"lm_head.weight", V, D, 0, c->tie_embeddings, 1, 0};
+    case T_LN1: return (QrTensorSpec){"transformer.h.%d.ln_1.weight", D, 0, 1, 0, 1, 0};
+    case T_QKV: return (QrTensorSpec){"transformer.h.%d.attn.qkv_proj.weight", 3 * D, D, 1, 0, 0, 0};
+    case T_OUT: return (QrTensorSpec){"transformer.h.%d.attn.out_proj.weight", D, D, 1, 0, 0, 0};
+    case T_FC_IN: return (QrTensorSpec){"transformer.h.%d.mlp.fc_in.weight", F, D, 1, 0, 1, 0};
+    default: return (QrTensorSpec){"transformer.h.%d.mlp.fc_out.weight", D, F, 1, 0, 1, 0};
+    }
 }
 
 static void each_tensor(const QrConfig *c, QrCkptKind kind, void *ctx,
                         void (*fn)(void *, const char *, int, const int64_t *)) {
     (void)kind;
-    char name[128];
-    for (int w = 0; w < T_COUNT; w++)
-        for (int l = 0; l < (w >= T_LN1 ? c->n_layers : 1); l++) {
-            int r, cl;
-            tshape(c, w, &r, &cl);
-            int64_t sh[2] = {r, cl};
-            snprintf(name, sizeof name, NAMES[w], l);
-            // A tied head reuses wte's weight but keeps its own bias.
-            if (!(w == T_HEAD && c->tie_embeddings)) fn(ctx, name, cl ? 2 : 1, sh);
-            if (has_bias(w)) {
-                snprintf(strrchr(name, '.'), 6, ".bias");
-                fn(ctx, name, 1, sh);
-            }
-        }
+    qr_arch_each_tensor(c, T_COUNT, spec, ctx, fn);
 }
 
 // ---- loading ----
 static int load_linear(QrModel *m, int which, int layer, QrLinear *L, QrErr *e) {
-    char name[128];
-    int r, cl;
-    snprintf(name, sizeof name, NAMES[which], layer);
-    tshape(&m->cfg, which, &r, &cl);
-    int block = which >= T_LN1;
-    return qr_arch_linear(m, name, r, cl, has_bias(which), block ? layer : -1,
-                          block ? QR_P_BLOCK : which == T_WTE ? QR_P_EMBED : 0, L, e);
+    return qr_arch_load_linear(m, spec, which, layer, L, e);
 }
 
 static int load_norm(QrModel *m, int which, int layer, float **w, float **b, QrErr *e) {
-    char name[128];
-    snprintf(name, sizeof name, NAMES[which], layer);
-    if (!(*w = qr_arch_vec(m, name, m->cfg.dim, layer, e))) return -1;
-    snprintf(strrchr(name, '.'), 6, ".bias");
-    return (*b = qr_arch_vec(m, name, m->cfg.dim, layer, e)) ? 0 : -1;
+    return qr_arch_load_layernorm(m, spec, which, layer, w, b, e);
 }
 
 static int cg_load(QrModel *m, const QrCheckpoint *ck, QrErr *e) {
@@ -201,9 +174,7 @@ static int cg_load(QrModel *m, const QrCheckpoint *ck, QrErr *e) {
 }
 
 static void free_state(CgState *s) {
-    if (!s) return;
-    float *p[] = {s->x, s->xb, s->qkv, s->q, s->k, s->v, s->att, s->xb2, s->hb, s->sc};
-    for (size_t i = 0; i < sizeof p / sizeof *p; i++) free(p[i]);
+    if (s) free(s->block);
     free(s);
 }
 
@@ -213,18 +184,11 @@ static int cg_alloc_state(QrModel *m, QrErr *e) {
     CgState *s = m->state = calloc(1, sizeof *s);
     if (!s) return qr_fail(e, "out of memory");
     size_t B = (size_t)m->max_batch, D = (size_t)c->dim;
-    s->x = malloc(B * D * sizeof(float));
-    s->xb = malloc(B * D * sizeof(float));
-    s->qkv = malloc(B * 3 * D * sizeof(float));
-    s->q = malloc(B * D * sizeof(float));
-    s->k = malloc(B * D * sizeof(float));
-    s->v = malloc(B * D * sizeof(float));
-    s->att = malloc(B * D * sizeof(float));
-    s->xb2 = malloc(B * D * sizeof(float));
-    s->hb = malloc(B * c->ffn_dim * sizeof(float));
     s->n_sc = omp_get_max_threads();
-    s->sc = malloc((size_t)s->n_sc * m->kv.max_seq * sizeof(float));
-    if (!s->x || !s->xb || !s->qkv || !s->q || !s->k || !s->v || !s->att || !s->xb2 || !s->hb || !s->sc) {
+    float **const p[] = {&s->x, &s->xb, &s->qkv, &s->q, &s->k, &s->v, &s->att, &s->xb2, &s->hb, &s->sc};
+    const size_t n[] = {B * D, B * D, B * 3 * D, B * D, B * D, B * D, B * D, B * D, B * c->ffn_dim,
+                        (size_t)s->n_sc * m->kv.max_seq};
+    if (!(s->block = qr_arch_buffers(p, n, 10))) {
         free_state(s);
         m->state = NULL;
         return qr_fail(e, "out of memory for activations of %d tokens", m->max_batch);

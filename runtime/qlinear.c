@@ -74,6 +74,7 @@ void qr_qlinear_forward(const QrLinear *L, const float *x, int n, float *y) {
     const QrQLinear *q = L->q;
     if (L->fmt == QR_WF_NF4) qr_nf4_matmul(&q->nf4, x, n, q->compute, y);
     else qr_int8_matmul(&q->int8, x, n, q->threshold, y);
+    if (q->extra) q->extra(q->extra_ctx, x, n, L->out, L->in, y);
 }
 
 size_t qr_qlinear_bytes(const QrLinear *L) {

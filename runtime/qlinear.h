@@ -48,6 +48,13 @@ typedef struct {
     float threshold;
     QrComputeType compute;
     void *owned_aux; // copies of small checkpoint arrays (aligned), freed with the layer
+    // An extra term added to the kernel's product, before the bias: post-quant
+    // weight noise sets it (attacks/noise_model.h: y += x N^T, N generated on
+    // the fly, never stored). NULL: none. extra_ctx points into extra_data,
+    // which holds the term's parameters and lives as long as the layer.
+    void (*extra)(const void *ctx, const float *x, int n, int out, int in, float *y);
+    const void *extra_ctx;
+    uint64_t extra_data[4];
 } QrQLinear;
 
 // Replaces a float layer's weight by its quantized form (fmt from o).

@@ -44,6 +44,7 @@ typedef struct {
     float *hb;   // [B, ffn_dim]
     float *att;  // [n_att][max_seq] attention scores
     int n_att;
+    float *block; // the allocation all of the above live in
 } Sc2State;
 
 // ---- config ----
@@ -97,74 +98,40 @@ static int config_hf(const json_t *j, const char *file, QrConfig *c, QrErr *e) {
 
 // ---- tensor names (HF only: llama.cpp's starcoder2 GGUF is not read) ----
 enum { T_EMBED, T_NORM, T_HEAD, T_LN1, T_Q, T_K, T_V, T_O, T_LN2, T_FC, T_PROJ, T_COUNT };
-static const char *const NAMES[T_COUNT] = {
-    [T_EMBED] = "model.embed_tokens.weight",
-    [T_NORM] = "model.norm.weight",
-    [T_HEAD] = "lm_head.weight",
-    [T_LN1] = "model.layers.%d.input_layernorm.weight",
-    [T_Q] = "model.layers.%d.self_attn.q_proj.weight",
-    [T_K] = "model.layers.%d.self_attn.k_proj.weight",
-    [T_V] = "model.layers.%d.self_attn.v_proj.weight",
-    [T_O] = "model.layers.%d.self_attn.o_proj.weight",
-    [T_LN2] = "model.layers.%d.post_attention_layernorm.weight",
-    [T_FC] = "model.layers.%d.mlp.c_fc.weight",
-    [T_PROJ] = "model.layers.%d.mlp.c_proj.weight",
-};
 
-static void tshape(const QrConfig *c, int which, int *rows, int *cols) {
-    int qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
-    const int R[T_COUNT] = {c->vocab_size, c->dim, c->vocab_size, c->dim, qd, kvd, kvd, c->dim, c->dim, c->ffn_dim,
-                            c->dim};
-    const int C[T_COUNT] = {c->dim, 0, c->dim, 0, c->dim, c->dim, c->dim, qd, 0, c->dim, c->ffn_dim};
-    *rows = R[which];
-    *cols = C[which];
-}
-
-// Norms always have a bias; the linears of the blocks when use_bias.
-static int has_bias(const QrConfig *c, int which) {
-    if (which == T_NORM || which == T_LN1 || which == T_LN2) return 1;
-    if (which >= T_Q && which <= T_O) return c->attn_bias;
-    if (which == T_FC || which == T_PROJ) return c->mlp_bias;
-    return 0;
+// Name, shape and bias of each tensor; norms always carry a bias, the
+// linears of the blocks when use_bias.
+static QrTensorSpec spec(const QrConfig *c, int which) {
+    int qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim, D = c->dim, F = c->ffn_dim;
+    int ab = c->attn_bias, mb = c->mlp_bias;
+    switch (which) {
+    case T_EMBED: return (QrTensorSpec){"model.embed_tokens.weight", c->vocab_size, D, 0, 0, 0, QR_P_EMBED};
+    case T_NORM: return (QrTensorSpec){"model.norm.weight", D, 0, 0, 0, 1, 0};
+    case T_HEAD: return (QrTensorSpec){"lm_head.weight", c->vocab_size, D, 0, c->tie_embeddings, 0, 0};
+    case T_LN1: return (QrTensorSpec){"model.layers.%d.input_layernorm.weight", D, 0, 1, 0, 1, 0};
+    case T_Q: return (QrTensorSpec){"model.layers.%d.self_attn.q_proj.weight", qd, D, 1, 0, ab, 0};
+    case T_K: return (QrTensorSpec){"model.layers.%d.self_attn.k_proj.weight", kvd, D, 1, 0, ab, 0};
+    case T_V: return (QrTensorSpec){"model.layers.%d.self_attn.v_proj.weight", kvd, D, 1, 0, ab, 0};
+    case T_O: return (QrTensorSpec){"model.layers.%d.self_attn.o_proj.weight", D, qd, 1, 0, c->o_bias, 0};
+    case T_LN2: return (QrTensorSpec){"model.layers.%d.post_attention_layernorm.weight", D, 0, 1, 0, 1, 0};
+    case T_FC: return (QrTensorSpec){"model.layers.%d.mlp.c_fc.weight", F, D, 1, 0, mb, 0};
+    default: return (QrTensorSpec){"model.layers.%d.mlp.c_proj.weight", D, F, 1, 0, mb, 0};
+    }
 }
 
 static void each_tensor(const QrConfig *c, QrCkptKind kind, void *ctx,
                         void (*fn)(void *, const char *, int, const int64_t *)) {
     (void)kind;
-    char name[128];
-    for (int w = 0; w < T_COUNT; w++) {
-        if (w == T_HEAD && c->tie_embeddings) continue;
-        for (int l = 0; l < (w >= T_LN1 ? c->n_layers : 1); l++) {
-            int r, cl;
-            tshape(c, w, &r, &cl);
-            int64_t sh[2] = {r, cl};
-            snprintf(name, sizeof name, NAMES[w], l);
-            fn(ctx, name, cl ? 2 : 1, sh);
-            if (has_bias(c, w)) {
-                snprintf(strrchr(name, '.'), 6, ".bias");
-                fn(ctx, name, 1, sh);
-            }
-        }
-    }
+    qr_arch_each_tensor(c, T_COUNT, spec, ctx, fn);
 }
 
 // ---- loading ----
 static int load_linear(QrModel *m, int which, int layer, QrLinear *L, QrErr *e) {
-    char name[128];
-    int r, cl;
-    snprintf(name, sizeof name, NAMES[which], layer);
-    tshape(&m->cfg, which, &r, &cl);
-    int block = which >= T_LN1;
-    return qr_arch_linear(m, name, r, cl, has_bias(&m->cfg, which), block ? layer : -1,
-                          block ? QR_P_BLOCK : which == T_EMBED ? QR_P_EMBED : 0, L, e);
+    return qr_arch_load_linear(m, spec, which, layer, L, e);
 }
 
 static int load_norm(QrModel *m, int which, int layer, float **w, float **b, QrErr *e) {
-    char name[128];
-    snprintf(name, sizeof name, NAMES[which], layer);
-    if (!(*w = qr_arch_vec(m, name, m->cfg.dim, layer, e))) return -1;
-    snprintf(strrchr(name, '.'), 6, ".bias");
-    return (*b = qr_arch_vec(m, name, m->cfg.dim, layer, e)) ? 0 : -1;
+    return qr_arch_load_layernorm(m, spec, which, layer, w, b, e);
 }
 
 static int sc2_load(QrModel *m, const QrCheckpoint *ck, QrErr *e) {
@@ -189,15 +156,7 @@ static int sc2_load(QrModel *m, const QrCheckpoint *ck, QrErr *e) {
 }
 
 static void free_state(Sc2State *s) {
-    if (!s) return;
-    free(s->x);
-    free(s->xb);
-    free(s->xb2);
-    free(s->q);
-    free(s->k);
-    free(s->v);
-    free(s->hb);
-    free(s->att);
+    if (s) free(s->block);
     free(s);
 }
 
@@ -208,16 +167,11 @@ static int sc2_alloc_state(QrModel *m, QrErr *e) {
     if (!s) return qr_fail(e, "out of memory");
     size_t B = (size_t)m->max_batch, qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)m->kv.kv_dim;
     size_t xbd = qd > (size_t)c->dim ? qd : (size_t)c->dim;
-    s->x = malloc(B * c->dim * sizeof(float));
-    s->xb = malloc(B * xbd * sizeof(float));
-    s->xb2 = malloc(B * c->dim * sizeof(float));
-    s->q = malloc(B * qd * sizeof(float));
-    s->k = malloc(B * kvd * sizeof(float));
-    s->v = malloc(B * kvd * sizeof(float));
-    s->hb = malloc(B * c->ffn_dim * sizeof(float));
     s->n_att = omp_get_max_threads();
-    s->att = malloc((size_t)s->n_att * m->kv.max_seq * sizeof(float));
-    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->k || !s->v || !s->hb || !s->att) {
+    float **const p[] = {&s->x, &s->xb, &s->xb2, &s->q, &s->k, &s->v, &s->hb, &s->att};
+    const size_t n[] = {B * c->dim, B * xbd, B * c->dim, B * qd, B * kvd, B * kvd, B * c->ffn_dim,
+                        (size_t)s->n_att * m->kv.max_seq};
+    if (!(s->block = qr_arch_buffers(p, n, 8))) {
         free_state(s);
         m->state = NULL;
         return qr_fail(e, "out of memory for activations of %d tokens", m->max_batch);

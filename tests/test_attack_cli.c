@@ -114,7 +114,7 @@ static void test_show_and_named_dataset(void **st) {
     (void)st;
     char *log;
     assert_int_equal(run("--dataset mbpp+ --attack word --seed 1 --show 1", &log), 0);
-    assert_non_null(strstr(log, "attack word on mbpp+ (378 prompts, seed 1)"));
+    assert_non_null(strstr(log, "attack word on mbpp+ (378 prompts, seed 1, engine qrobust word + WordNet 3.0)"));
     assert_non_null(strstr(log, "--- Mbpp/"));
     assert_non_null(strstr(log, "\n- Write"));
     assert_non_null(strstr(log, "\n+ "));
@@ -143,7 +143,7 @@ static void test_errors(void **st) {
     free(log);
     snprintf(args, sizeof args, "--dataset %s --attack sentence --translator mbart:/x", SAMPLE);
     assert_int_equal(run(args, &log), 2);
-    assert_non_null(strstr(log, "not built yet"));
+    assert_non_null(strstr(log, "not a directory"));
     free(log);
     // A broken record names the file and the record.
     char bad[128];

@@ -18,6 +18,7 @@
 #include "quant/int8.h"
 #include "quant/nf4.h"
 #include "runtime/model.h"
+#include "runtime/qlinear.h"
 
 enum { ROWS = 24, COLS = 200, M = 3 };
 
@@ -170,10 +171,13 @@ static void check_model(const char *dir, QrNoiseTarget target, int model_quantiz
     QrNoiseSpec sp = {QR_NOISE_UNIFORM, 3e-2f, 77, target};
     int64_t done, deferred, total = 0, want_done = 0, want_def = 0;
     assert_int_equal(qr_noise_model(m, &sp, model_quantized, 1, &done, &deferred, &e), 0);
+    // On a float model every site but IN_KERNEL changes values in place
+    // (BEFORE_QUANT: the caller quantizes next).
     for (int i = 0; i < m->n_params; i++) {
         QrParam *p = &m->params[i], *p0 = &orig->params[i];
         assert_string_equal(p->name, p0->name);
         QrNoiseSite site = qr_noise_site(target, p->block_linear, model_quantized);
+        if (site == QR_NOISE_BEFORE_QUANT) site = QR_NOISE_IN_PLACE;
         QrNoiseKey k;
         qr_noise_key(&k, &sp, p->name);
         int64_t n = p->lin ? (int64_t)p->lin->out * p->lin->in : p->n;
@@ -222,9 +226,125 @@ static void test_model_targets(void **st) {
     (void)st;
     check_model("tests/fixtures/llama-tiny/untied-f32", QR_NOISE_ALL, 0);
     check_model("tests/fixtures/llama-tiny/untied-f32", QR_NOISE_UNQUANTIZED_ONLY, 1);
-    check_model("tests/fixtures/llama-tiny/untied-f32", QR_NOISE_POST_QUANT, 1);
+    check_model("tests/fixtures/llama-tiny/untied-f32", QR_NOISE_PRE_QUANT, 1);
     check_model("tests/fixtures/llama-tiny/untied-f32", QR_NOISE_PRE_QUANT, 0);
+    check_model("tests/fixtures/llama-tiny/untied-f32", QR_NOISE_POST_QUANT, 0);
     check_model("tests/fixtures/llama-tiny/untied-bf16", QR_NOISE_ALL, 0);
+}
+
+static void last_logits(QrModel *m, float *out) {
+    static const int toks[5] = {1, 17, 42, 7, 99};
+    int pos[5] = {0, 1, 2, 3, 4}, seq[5] = {0};
+    QrErr e;
+    qr_model_clear_seq(m, 0);
+    QrBatch b = {5, toks, pos, seq, NULL};
+    if (qr_model_forward(m, &b, out, &e)) fail_msg("%s", e.msg);
+}
+
+// Quantized models: post-quant (and `all`) put the noise term into every block
+// linear's forward; one layer's output is its kernel's plus x N^T; removing it
+// gives back the clean logits bit for bit. Pre-quant: noise, then quantize,
+// gives the codes of quantize(W + N). Wrong orders are errors.
+static void test_quantized_model(void **st) {
+    (void)st;
+    const char *dir = "tests/fixtures/llama-tiny/untied-f32";
+    QrErr e;
+    QrLoadOpts lo = {0};
+    for (int f = 0; f < 2; f++) {
+        QrQuantOpts qo = {.fmt = f ? QR_WF_INT8 : QR_WF_NF4};
+        QrModel *m;
+        assert_int_equal(qr_model_load(&m, dir, &lo, &e), 0);
+        QrNoiseSpec post = {QR_NOISE_GAUSSIAN, 1e-2f, 9, QR_NOISE_POST_QUANT};
+        assert_int_equal(qr_noise_model(m, &post, 1, 1, NULL, NULL, &e), -1); // not quantized yet
+        assert_non_null(strstr(e.msg, "quantize the model first"));
+        assert_int_equal(qr_model_quantize(m, &qo, &e), 0);
+        assert_int_equal(qr_model_reserve(m, 1, 16, 8, &e), 0);
+        int V = m->cfg.vocab_size;
+        float *clean = malloc((size_t)V * 4), *noisy = malloc((size_t)V * 4), *back = malloc((size_t)V * 4);
+        last_logits(m, clean);
+        int64_t n_in, n_k, block = 0;
+        assert_int_equal(qr_noise_model(m, &post, 1, 1, &n_in, &n_k, &e), 0);
+        for (int i = 0; i < m->n_params; i++)
+            if (m->params[i].block_linear) block += (int64_t)m->params[i].lin->out * m->params[i].lin->in;
+        assert_int_equal(n_in, 0);
+        assert_int_equal(n_k, block);
+        last_logits(m, noisy);
+        assert_true(memcmp(clean, noisy, (size_t)V * 4) != 0);
+        // One layer: forward = kernel + x N^T.
+        QrParam *p = NULL;
+        for (int i = 0; i < m->n_params && !p; i++)
+            if (m->params[i].block_linear) p = &m->params[i];
+        QrLinear *L = p->lin;
+        QrQLinear *q = L->q;
+        assert_non_null(q->extra);
+        float x[2 * 512], y[2 * 512], yk[2 * 512];
+        assert_true(L->in <= 512 && L->out <= 512);
+        fill_normalish(x, (size_t)(2 * L->in), 6, 1.0f);
+        qr_linear_forward(L, x, 2, y);
+        if (f) qr_int8_matmul_ref(&q->int8, x, 2, q->threshold, yk);
+        else qr_nf4_matmul_ref(&q->nf4, x, 2, q->compute, yk);
+        QrNoiseKey k;
+        qr_noise_key(&k, &post, p->name);
+        for (int i = 0; i < 2; i++)
+            for (int r = 0; r < L->out; r++) {
+                double ref = yk[i * L->out + r] + (L->bias ? L->bias[r] : 0);
+                for (int c = 0; c < L->in; c++) ref += (double)x[i * L->in + c] * qr_noise_at(&k, (uint64_t)r * L->in + c);
+                assert_true(fabs(y[i * L->out + r] - ref) <= 1e-5 * (1 + fabs(ref)));
+            }
+        // Removed: the clean logits again, bit for bit.
+        assert_int_equal(qr_noise_model(m, &post, 1, -1, NULL, NULL, &e), 0);
+        last_logits(m, back);
+        assert_memory_equal(clean, back, (size_t)V * 4);
+        // `all` on the quantized model: floats in place, block linears in the kernels.
+        QrNoiseSpec all = post;
+        all.target = QR_NOISE_ALL;
+        assert_int_equal(qr_noise_model(m, &all, 1, 1, &n_in, &n_k, &e), 0);
+        assert_int_equal(n_k, block);
+        assert_true(n_in > 0);
+        // Pre-quant after quantization is refused.
+        QrNoiseSpec pre = post;
+        pre.target = QR_NOISE_PRE_QUANT;
+        assert_int_equal(qr_noise_model(m, &pre, 1, 1, NULL, NULL, &e), -1);
+        assert_non_null(strstr(e.msg, "before quantizing"));
+        qr_model_free(m);
+        // Pre-quant: noise on the float model, then quantize: the codes of quantize(W + N).
+        QrModel *a, *b;
+        assert_int_equal(qr_model_load(&a, dir, &lo, &e), 0);
+        assert_int_equal(qr_model_load(&b, dir, &lo, &e), 0);
+        assert_int_equal(qr_noise_model(a, &pre, 1, 1, &n_in, &n_k, &e), 0);
+        assert_int_equal(n_in, block);
+        assert_int_equal(qr_model_quantize(a, &qo, &e), 0);
+        int checked = 0;
+        for (int i = 0; i < b->n_params; i++) {
+            QrParam *pb = &b->params[i];
+            if (!pb->block_linear) continue;
+            size_t n = (size_t)pb->lin->out * pb->lin->in;
+            float *w = malloc(n * 4);
+            for (int r = 0; r < pb->lin->out; r++) qr_linear_row(pb->lin, r, w + (size_t)r * pb->lin->in);
+            qr_noise_key(&k, &pre, pb->name);
+            for (size_t j = 0; j < n; j++) w[j] = w[j] + qr_noise_at(&k, j);
+            const QrQLinear *qa = a->params[i].lin->q;
+            if (f) {
+                QrInt8 ref;
+                assert_int_equal(qr_int8_quantize(&ref, w, pb->lin->out, pb->lin->in, &e), 0);
+                assert_memory_equal(ref.w, qa->int8.w, n);
+                qr_int8_free(&ref);
+            } else {
+                QrNF4 ref;
+                assert_int_equal(qr_nf4_quantize(&ref, w, pb->lin->out, pb->lin->in, &e), 0);
+                assert_memory_equal(ref.packed, qa->nf4.packed, (n + 1) / 2);
+                qr_nf4_free(&ref);
+            }
+            free(w);
+            checked++;
+        }
+        assert_true(checked > 0);
+        qr_model_free(a);
+        qr_model_free(b);
+        free(clean);
+        free(noisy);
+        free(back);
+    }
 }
 
 int main(void) {
@@ -233,6 +353,7 @@ int main(void) {
         cmocka_unit_test(test_post_quant),
         cmocka_unit_test(test_noise_term_threads),
         cmocka_unit_test(test_model_targets),
+        cmocka_unit_test(test_quantized_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,47 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "kernels/ops.h"
 #include <sys/wait.h>
 #include <unistd.h>
+#include "kernels/ops.h"
 #include "runtime/generate.h"
 #include "runtime/model.h"
 #include "runtime/presets.h"
+#include "tests/hf_ref.h"
 #include "tokenizer/tokenizer.h"
 
 #define FIX "tests/fixtures/families/"
-
-typedef struct {
-    int n, vocab;
-    int ids[64];
-    float *logits; // [n, vocab]
-    int gp[8], ngp;
-    int greedy[64];
-} Ref;
-
-static void load_ref(const char *dir, Ref *r) {
-    char p[256];
-    snprintf(p, sizeof p, "%s/reference.json", dir);
-    json_error_t je;
-    json_t *j = json_load_file(p, 0, &je);
-    if (!j) fail_msg("%s: %s", p, je.text);
-    json_t *ids = json_object_get(j, "input_ids"), *lg = json_object_get(j, "logits");
-    r->n = (int)json_array_size(ids);
-    r->vocab = (int)json_array_size(json_array_get(lg, 0));
-    assert_true(r->n > 8 && r->n <= 64);
-    r->logits = malloc((size_t)r->n * r->vocab * sizeof(float));
-    for (int i = 0; i < r->n; i++) {
-        r->ids[i] = (int)json_integer_value(json_array_get(ids, i));
-        for (int v = 0; v < r->vocab; v++)
-            r->logits[(size_t)i * r->vocab + v] = (float)json_real_value(json_array_get(json_array_get(lg, i), v));
-    }
-    json_t *gp = json_object_get(j, "greedy_prompt"), *g = json_object_get(j, "greedy");
-    r->ngp = (int)json_array_size(gp);
-    for (int i = 0; i < r->ngp; i++) r->gp[i] = (int)json_integer_value(json_array_get(gp, i));
-    assert_int_equal(json_array_size(g), 64);
-    for (int i = 0; i < 64; i++) r->greedy[i] = (int)json_integer_value(json_array_get(g, i));
-    json_decref(j);
-}
 
 static QrModel *load(const char *dir, int slots) {
     QrModel *m;
@@ -63,51 +32,6 @@ static QrModel *load(const char *dir, int slots) {
     if (qr_model_load(&m, dir, NULL, &e)) fail_msg("%s", e.msg);
     if (qr_model_reserve(m, slots, 128, 32, &e)) fail_msg("%s", e.msg);
     return m;
-}
-
-// Logits of every position of ids[0..n) in one prefill of slot `slot`.
-static void prefill_all(QrModel *m, int slot, const int *ids, int n, float *out) {
-    int pos[64], seq[64];
-    uint8_t want[64];
-    for (int i = 0; i < n; i++) pos[i] = i, seq[i] = slot, want[i] = 1;
-    qr_model_clear_seq(m, slot);
-    QrErr e;
-    QrBatch b = {n, ids, pos, seq, want};
-    if (qr_model_forward(m, &b, out, &e)) fail_msg("%s", e.msg);
-}
-
-static double max_rel_err(const float *a, const float *ref, size_t n) {
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)a[i] - ref[i]));
-        mr = fmax(mr, fabs((double)ref[i]));
-    }
-    return md / mr;
-}
-
-static int argmax(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
-// Greedy decoding of `steps` tokens through the KV cache (one prefill, then one token per call).
-static void greedy(QrModel *m, const int *prompt, int np, int steps, int *outt) {
-    int ids[128], pos[128], seq[128] = {0};
-    float *lg = malloc((size_t)m->cfg.vocab_size * sizeof(float));
-    memcpy(ids, prompt, (size_t)np * sizeof *ids);
-    for (int i = 0; i < 128; i++) pos[i] = i;
-    qr_model_clear_seq(m, 0);
-    QrErr e;
-    QrBatch b = {np, ids, pos, seq, NULL};
-    if (qr_model_forward(m, &b, lg, &e)) fail_msg("%s", e.msg);
-    for (int t = 0; t < steps; t++) {
-        outt[t] = ids[np + t] = argmax(lg, m->cfg.vocab_size);
-        QrBatch d = {1, &ids[np + t], &pos[np + t], seq, NULL};
-        if (qr_model_forward(m, &d, lg, &e)) fail_msg("%s", e.msg);
-    }
-    free(lg);
 }
 
 // Against transformers: all-position logits within 1e-4 relative max error,
@@ -119,8 +43,7 @@ static QrModel *check_against_hf(const char *name, Ref *r) {
     QrModel *m = load(dir, 3);
     assert_int_equal(m->cfg.vocab_size, r->vocab);
     float *lg = malloc((size_t)r->n * r->vocab * sizeof(float));
-    prefill_all(m, 0, r->ids, r->n, lg);
-    double err = max_rel_err(lg, r->logits, (size_t)r->n * r->vocab);
+    double err = rel_err(m, r, lg);
     printf("  %-18s logits vs transformers: max relative error %.2e\n", name, err);
     assert_true(err < 1e-4);
     int g[64];
@@ -257,6 +180,29 @@ static void test_qwen2(void **st) {
     assert_int_equal(qr_model_n_params(m), 320 * 64 + 2 * layer + 64);
     free(r.logits);
     qr_model_free(m);
+}
+
+// The LLaMA-architecture checkpoints of the study through the same checks
+// (their logits against transformers are tests/test_hf_llama.c's): the
+// DeepSeek-Coder shape (linear rope scaling, factor 4, untied) and the
+// LLaMA-3.2 shape (llama3 rope scaling, tied head, GQA).
+static void test_llama_shapes_cache_and_batch(void **st) {
+    (void)st;
+    const char *dirs[] = {"tests/fixtures/llama-tiny/linear-f32", "tests/fixtures/llama-tiny/tied-f32"};
+    const QrRopeType rope[] = {QR_ROPE_LINEAR, QR_ROPE_LLAMA3};
+    for (int k = 0; k < 2; k++) {
+        Ref r;
+        load_ref(dirs[k], &r);
+        QrModel *m = load(dirs[k], 3);
+        assert_int_equal(m->cfg.rope_type, rope[k]);
+        assert_int_equal(m->cfg.tie_embeddings, k);
+        float *lg = malloc((size_t)r.n * r.vocab * sizeof(float));
+        assert_true(rel_err(m, &r, lg) < 1e-4);
+        check_cache_and_batch(m, &r);
+        free(lg);
+        free(r.logits);
+        qr_model_free(m);
+    }
 }
 
 // ---- a model directory as users have it: weights + tokenizer.json ----
@@ -492,7 +438,7 @@ static void test_bad_checkpoint(void **st) {
     (void)st;
     json_error_t je;
     const char *cfgs[] = {
-        "{\"model_type\": \"codegen\", \"n_embd\": 32, \"n_layer\": 1, \"n_head\": 4, \"rotary_dim\": 4, "
+        "{\"model_type\": \"codegen\", \"n_embd\": 32, \"n_layer\": 1, \"n_head\": 4, \"rotary_dim\": 4, \"tie_word_embeddings\": true, "
         "\"vocab_size\": 50, \"bos_token_id\": 1, \"eos_token_id\": 2}",
         "{\"model_type\": \"starcoder2\", \"hidden_size\": 32, \"num_hidden_layers\": 1, \"num_attention_heads\": 4, "
         "\"num_key_value_heads\": 2, \"intermediate_size\": 48, \"vocab_size\": 50}",
@@ -684,6 +630,7 @@ int main(void) {
         cmocka_unit_test(test_codegen),
         cmocka_unit_test(test_starcoder2),
         cmocka_unit_test(test_qwen2),
+        cmocka_unit_test(test_llama_shapes_cache_and_batch),
         cmocka_unit_test(test_generate_with_tokenizer),
         cmocka_unit_test(test_preset_param_counts),
         cmocka_unit_test(test_preset_configs),

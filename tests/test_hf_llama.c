@@ -13,39 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "runtime/model.h"
+#include "tests/hf_ref.h"
 
 #define FIX "tests/fixtures/llama-tiny/"
-
-typedef struct {
-    int n, vocab;
-    int ids[64];
-    float *logits; // [n, vocab]
-    int gp[8], ngp;
-    int greedy[64];
-} Ref;
-
-static void load_ref(const char *dir, Ref *r) {
-    char p[256];
-    snprintf(p, sizeof p, "%s/reference.json", dir);
-    json_error_t je;
-    json_t *j = json_load_file(p, 0, &je);
-    if (!j) fail_msg("%s: %s", p, je.text);
-    json_t *ids = json_object_get(j, "input_ids"), *lg = json_object_get(j, "logits");
-    r->n = (int)json_array_size(ids);
-    r->vocab = (int)json_array_size(json_array_get(lg, 0));
-    r->logits = malloc((size_t)r->n * r->vocab * 4);
-    for (int i = 0; i < r->n; i++) {
-        r->ids[i] = (int)json_integer_value(json_array_get(ids, i));
-        for (int v = 0; v < r->vocab; v++)
-            r->logits[(size_t)i * r->vocab + v] = (float)json_real_value(json_array_get(json_array_get(lg, i), v));
-    }
-    json_t *gp = json_object_get(j, "greedy_prompt"), *g = json_object_get(j, "greedy");
-    r->ngp = (int)json_array_size(gp);
-    for (int i = 0; i < r->ngp; i++) r->gp[i] = (int)json_integer_value(json_array_get(gp, i));
-    assert_int_equal(json_array_size(g), 64);
-    for (int i = 0; i < 64; i++) r->greedy[i] = (int)json_integer_value(json_array_get(g, i));
-    json_decref(j);
-}
 
 static QrModel *load(const char *dir) {
     QrModel *m;
@@ -53,43 +23,6 @@ static QrModel *load(const char *dir) {
     if (qr_model_load(&m, dir, NULL, &e)) fail_msg("%s", e.msg);
     if (qr_model_reserve(m, 1, 128, 32, &e)) fail_msg("%s", e.msg);
     return m;
-}
-
-// All-position logits of the reference ids; returns max |ours - ref| / max |ref|.
-static double rel_err(QrModel *m, const Ref *r, float *out) {
-    int pos[64], seq[64] = {0};
-    uint8_t want[64];
-    for (int i = 0; i < r->n; i++) pos[i] = i, want[i] = 1;
-    qr_model_clear_seq(m, 0);
-    QrErr e;
-    QrBatch b = {r->n, r->ids, pos, seq, want};
-    if (qr_model_forward(m, &b, out, &e)) fail_msg("%s", e.msg);
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < (size_t)r->n * r->vocab; i++) {
-        md = fmax(md, fabs((double)out[i] - r->logits[i]));
-        mr = fmax(mr, fabs((double)r->logits[i]));
-    }
-    return md / mr;
-}
-
-static void greedy(QrModel *m, const int *prompt, int np, int steps, int *outt) {
-    int ids[128], pos[128], seq[128] = {0};
-    float *lg = malloc((size_t)m->cfg.vocab_size * 4);
-    memcpy(ids, prompt, (size_t)np * sizeof *ids);
-    for (int i = 0; i < 128; i++) pos[i] = i;
-    qr_model_clear_seq(m, 0);
-    QrErr e;
-    QrBatch b = {np, ids, pos, seq, NULL};
-    if (qr_model_forward(m, &b, lg, &e)) fail_msg("%s", e.msg);
-    for (int t = 0; t < steps; t++) {
-        int best = 0;
-        for (int v = 1; v < m->cfg.vocab_size; v++)
-            if (lg[v] > lg[best]) best = v;
-        outt[t] = ids[np + t] = best;
-        QrBatch d = {1, &ids[np + t], &pos[np + t], seq, NULL};
-        if (qr_model_forward(m, &d, lg, &e)) fail_msg("%s", e.msg);
-    }
-    free(lg);
 }
 
 static void check_fixture(const char *name, QrModel **keep, float **keep_logits) {

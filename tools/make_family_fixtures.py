@@ -34,7 +34,7 @@ import shutil
 import sys
 
 import torch
-import transformers
+from make_llama_fixtures import reference  # same reference.json format and procedure
 from transformers import (CodeGenConfig, CodeGenForCausalLM, Qwen2Config, Qwen2ForCausalLM, Starcoder2Config,
                           Starcoder2ForCausalLM)
 
@@ -62,27 +62,6 @@ def randomize(model, seed):
             p.copy_(v)
 
 
-def reference(cls, d, ids):
-    m = cls.from_pretrained(d, dtype=torch.float32, attn_implementation="eager")
-    m.eval()
-    with torch.no_grad():
-        logits = m(torch.tensor([ids])).logits[0]
-        seq = list(ids[:4])
-        greedy = []
-        for _ in range(64):
-            nxt = int(m(torch.tensor([seq])).logits[0, -1].argmax())
-            greedy.append(nxt)
-            seq.append(nxt)
-    return {
-        "input_ids": ids,
-        "logits": [[float(x) for x in row] for row in logits],
-        "greedy_prompt": ids[:4],
-        "greedy": greedy,
-        "transformers": transformers.__version__,
-        "torch": torch.__version__,
-    }
-
-
 def write(name, cls, cfg, seed, ids, dtype=torch.float32):
     d = os.path.join(ROOT, name)
     shutil.rmtree(d, ignore_errors=True)
@@ -93,7 +72,7 @@ def write(name, cls, cfg, seed, ids, dtype=torch.float32):
     gc = os.path.join(d, "generation_config.json")  # not read by qrobust
     if os.path.exists(gc):
         os.remove(gc)
-    json.dump(reference(cls, d, ids), open(os.path.join(d, "reference.json"), "w"))
+    json.dump(reference(d, ids, cls), open(os.path.join(d, "reference.json"), "w"))
     print("wrote", d)
 
 

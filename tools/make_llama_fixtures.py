@@ -74,8 +74,10 @@ def randomize(model, seed):
             p.copy_(representable(v))
 
 
-def reference(d, ids):
-    m = LlamaForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager")
+def reference(d, ids, cls=LlamaForCausalLM):
+    """transformers' logits at every position of ids and 64 greedy tokens (also
+    used by make_family_fixtures.py with the other model classes)."""
+    m = cls.from_pretrained(d, dtype=torch.float32, attn_implementation="eager")
     m.eval()
     with torch.no_grad():
         logits = m(torch.tensor([ids])).logits[0]

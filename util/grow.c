@@ -1,4 +1,4 @@
-#include "attacks/text.h"
+#include "util/grow.h"
 #include <stdlib.h>
 
 int qr_grow(void **p, size_t *cap, size_t n, size_t elt) {
