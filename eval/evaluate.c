@@ -39,6 +39,7 @@ void qr_eval_options_default(QrEvalOptions *o) {
 #define GT_OK 1     // the canonical solution returned (else it raised: blob holds the line)
 #define GT_FLOATS 2 // EvalPlus is_floats(expected)
 #define GT_SLOW 4   // decode and judge even when the bytes are identical (NaN inside)
+#define GT_DIGEST 8 // the output was too big to ship: blob holds u64 size + SHA-256 of its marshal bytes
 
 typedef struct {
     uint32_t n;
@@ -200,7 +201,7 @@ static void gt_record(Job *j, uint32_t i, uint8_t flags, float cpu, const void *
 }
 
 // Judges output i of a differential job.
-static void judge_output(Run *r, Job *j, uint32_t i, const uint8_t *data, size_t len) {
+static void judge_output(Run *r, Job *j, uint32_t i, const uint8_t *data, size_t len, int digest) {
     QrEvaluator *ev = r->ev;
     TaskRt *t = &ev->t[j->task];
     GtSet *g = &t->set[j->set];
@@ -209,6 +210,15 @@ static void judge_output(Run *r, Job *j, uint32_t i, const uint8_t *data, size_t
     if (!(g->flags[i] & GT_OK)) {
         decide(j, QR_FAIL, (int)i, "the canonical solution raised on this input (%.*s)", (int)(elen > 150 ? 150 : elen),
                (const char *)exp);
+        return;
+    }
+    if ((g->flags[i] & GT_DIGEST) || digest) {
+        // Outputs over 16 MiB are compared by the SHA-256 of their marshal
+        // bytes: identical bytes are equal values; different bytes are taken
+        // as different (exact for the data's huge outputs: lists of tuples).
+        if (!(g->flags[i] & GT_DIGEST) || !digest || len != elen || memcmp(data, exp, len))
+            decide(j, QR_FAIL, (int)i, "input %u: output differs from the expected one (%s output compared by digest)", i,
+                   digest ? "a large" : "the expected large");
         return;
     }
     if (len == elen && !memcmp(data, exp, len) && !(g->flags[i] & GT_SLOW)) {
@@ -240,7 +250,7 @@ static void handle_frame(Run *r, Job *j, const uint8_t *f, size_t len) {
     double now = qr_now();
     int32_t idx = -1;
     double cpu = 0;
-    if (kind == 'O' || kind == 'P') {
+    if (kind == 'O' || kind == 'P' || kind == 'H') {
         if (n < 12) {
             decide(j, QR_ERROR, (int)j->next, "worker protocol violation (short frame)");
             return;
@@ -264,6 +274,7 @@ static void handle_frame(Run *r, Job *j, const uint8_t *f, size_t len) {
         j->in_cpu = read_cpu(j);
         break;
     case 'O':
+    case 'H':
     case 'P':
         if (!j->ready || idx != (int32_t)j->next || j->next >= j->n) {
             decide(j, QR_ERROR, (int)j->next, "worker protocol violation (result %d out of order)", idx);
@@ -271,6 +282,7 @@ static void handle_frame(Run *r, Job *j, const uint8_t *f, size_t len) {
         }
         if (gt) {
             uint8_t flags = GT_OK;
+            if (kind == 'H') flags |= GT_DIGEST;
             if (kind == 'O') {
                 QrArena a;
                 qr_arena_init(&a, 0);
@@ -280,9 +292,9 @@ static void handle_frame(Run *r, Job *j, const uint8_t *f, size_t len) {
                 if (!v || qr_has_nan(v) || v->kind == PV_OPAQUE) flags |= GT_SLOW;
                 qr_arena_free(&a);
             }
-            gt_record(j, j->next, flags, (float)cpu, p, kind == 'O' ? n : 0);
-        } else if (kind == 'O' && !j->decided) {
-            judge_output(r, j, j->next, p, n);
+            gt_record(j, j->next, flags, (float)cpu, p, kind == 'P' ? 0 : n);
+        } else if (kind != 'P' && !j->decided) {
+            judge_output(r, j, j->next, p, n, kind == 'H');
         }
         j->next++;
         j->in_wall = now;
@@ -308,7 +320,7 @@ static void handle_frame(Run *r, Job *j, const uint8_t *f, size_t len) {
     }
 }
 
-#define MAX_FRAME ((size_t)80 << 20)
+#define MAX_FRAME ((size_t)32 << 20) // outputs over 16 MiB come as digests
 
 static void drain_results(Run *r, Job *j) {
     for (;;) {
@@ -377,6 +389,16 @@ static void drain_output(QrEvaluator *ev, Job *j) {
     }
 }
 
+// The limits are on CPU time, measured by this process on the worker's CPU
+// clock, so that a loaded machine does not turn correct samples into
+// timeouts. Wall-clock limits (wall_slack x the CPU limit) only apply to a
+// worker that is not computing -- one that got less than IDLE_SHARE of a CPU
+// over that time, i.e. sleeps or blocks -- since a computing worker is caught
+// by its CPU limit. A worker that neither computes nor finishes is stopped
+// at HARD_WALL x wall_slack x the set's cap whatever it does.
+#define IDLE_SHARE 0.05
+#define HARD_WALL 10.0
+
 static void check_limits(QrEvaluator *ev, Job *j, double now) {
     if (!j->started || j->decided || j->exited) return;
     double cpu = read_cpu(j);
@@ -384,18 +406,19 @@ static void check_limits(QrEvaluator *ev, Job *j, double now) {
     double cap = j->sample < 0 ? ev->o.gt_cap : g->set_cap;
     double slack = ev->o.wall_slack;
     int at = j->ready ? (int)j->next : -1;
-    if (cpu - j->cpu0 > cap) {
+    double set_cpu = cpu - j->cpu0, set_wall = now - j->t_start;
+    if (set_cpu > cap) {
         decide(j, QR_TIMEOUT, at, "test set over its cap of %.1f s CPU", cap);
         return;
     }
-    if (now - j->t_start > cap * slack) {
-        decide(j, QR_TIMEOUT, at, "test set over its cap of %.1f s wall-clock", cap * slack);
+    if ((set_wall > cap * slack && set_cpu < IDLE_SHARE * set_wall) || set_wall > HARD_WALL * cap * slack) {
+        decide(j, QR_TIMEOUT, at, "test set idle over %.1f s wall-clock", set_wall);
         return;
     }
     if (j->sample >= 0 && j->ready && j->next < j->n) {
-        double l = g->limit[j->next];
-        if (cpu - j->in_cpu > l) decide(j, QR_TIMEOUT, at, "input %d: over %.2f s CPU", at, l);
-        else if (now - j->in_wall > l * slack) decide(j, QR_TIMEOUT, at, "input %d: over %.2f s wall-clock", at, l * slack);
+        double l = g->limit[j->next], c = cpu - j->in_cpu, w = now - j->in_wall;
+        if (c > l) decide(j, QR_TIMEOUT, at, "input %d: over %.2f s CPU", at, l);
+        else if (w > l * slack && c < IDLE_SHARE * w) decide(j, QR_TIMEOUT, at, "input %d: idle over %.2f s wall-clock", at, l * slack);
     }
 }
 

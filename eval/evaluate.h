@@ -14,9 +14,10 @@
 //     canonical CPU time of input i) (EvalPlus: the same rule on wall time,
 //     1 s and 4x). The supervisor measures the worker's CPU clock, so a loaded
 //     machine does not turn a correct sample into a timeout; a wall-clock
-//     limit of wall_slack x L_i catches samples that sleep or block. Each test
-//     set also has a cap of min(set_cap, sum L_i) + 1 CPU seconds (EvalPlus:
-//     the same wall-clock cap, 60 s), which also bounds loading the solution.
+//     limit of wall_slack x L_i catches samples that sleep or block (it
+//     applies while the worker uses under 5% of a CPU). Each test set also
+//     has a cap of min(set_cap, sum L_i) + 1 CPU seconds (EvalPlus: the same
+//     wall-clock cap, 60 s), which also bounds loading the solution.
 //   * Statuses: pass; fail (a wrong output, or an AssertionError in the
 //     original tests: first_fail is the input / assert index); timeout;
 //     error (an exception: the line is in detail; the worker dying, e.g. on
