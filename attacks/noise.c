@@ -4,6 +4,7 @@
 // -ffp-contract=fast, -march=x86-64-v3 and PORTABLE=1 all give the same bits.
 #include "attacks/noise.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "attacks/rng.h"
 
@@ -113,7 +114,8 @@ void qr_noise_fill(const QrNoiseKey *k, uint64_t start, size_t n, float *out) {
     }
 }
 
-void qr_noise_add_f32(const QrNoiseKey *k, uint64_t start, float *w, size_t n, int sign) {
+int qr_noise_add(const QrNoiseKey *k, uint64_t start, void *w, QrDType dt, size_t n, int sign) {
+    if (dt != QR_DT_F32 && dt != QR_DT_F16 && dt != QR_DT_BF16) return -1;
     // Chunks of 4096 elements: enough work per chunk to amortize scheduling, and
     // each chunk's noise depends only on its element indices.
     const size_t CH = 4096;
@@ -123,12 +125,24 @@ void qr_noise_add_f32(const QrNoiseKey *k, uint64_t start, float *w, size_t n, i
         float buf[4096];
         size_t off = c * CH, len = n - off < CH ? n - off : CH;
         qr_noise_fill(k, start + off, len, buf);
-        float *p = w + off;
-        if (sign >= 0)
+        if (sign < 0)
+            for (size_t j = 0; j < len; j++) buf[j] = -buf[j];
+        if (dt == QR_DT_F32) {
+            float *p = (float *)w + off;
             for (size_t j = 0; j < len; j++) p[j] = p[j] + buf[j];
-        else
-            for (size_t j = 0; j < len; j++) p[j] = p[j] - buf[j];
+        } else {
+            uint16_t *p = (uint16_t *)w + off;
+            if (dt == QR_DT_BF16)
+                for (size_t j = 0; j < len; j++) p[j] = qr_f32_to_bf16(qr_bf16_to_f32(p[j]) + buf[j]);
+            else
+                for (size_t j = 0; j < len; j++) p[j] = qr_f32_to_f16(qr_f16_to_f32(p[j]) + buf[j]);
+        }
     }
+    return 0;
+}
+
+void qr_noise_add_f32(const QrNoiseKey *k, uint64_t start, float *w, size_t n, int sign) {
+    qr_noise_add(k, start, w, QR_DT_F32, n, sign);
 }
 
 void qr_noise_key(QrNoiseKey *k, const QrNoiseSpec *s, const char *tensor_name) {
@@ -172,4 +186,23 @@ int qr_noise_parse_target(const char *s, QrNoiseTarget *out, QrErr *e) {
     for (int i = 0; i < 4; i++)
         if (!strcmp(s, TARGET_NAMES[i])) return *out = (QrNoiseTarget)i, 0;
     return qr_fail(e, "noise target '%s': expected all, unquantized-only, pre-quant or post-quant", s);
+}
+
+void qr_noise_matmul_acc(const QrNoiseKey *k, const float *x, int64_t m, int64_t rows, int64_t cols, float *y) {
+#pragma omp parallel
+    {
+        float *nrow = malloc((size_t)cols * sizeof *nrow);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            if (!nrow) continue;
+            qr_noise_fill(k, (uint64_t)r * (uint64_t)cols, (size_t)cols, nrow);
+            for (int64_t i = 0; i < m; i++) {
+                const float *xi = x + i * cols;
+                double acc = 0;
+                for (int64_t c = 0; c < cols; c++) acc += (double)xi[c] * nrow[c];
+                y[i * rows + r] += (float)acc;
+            }
+        }
+        free(nrow);
+    }
 }

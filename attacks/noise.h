@@ -59,6 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "util/err.h"
+#include "weights/tensor.h"
 
 typedef enum { QR_NOISE_GAUSSIAN = 0, QR_NOISE_UNIFORM = 1 } QrNoiseDist;
 
@@ -131,8 +132,20 @@ void qr_noise_fill(const QrNoiseKey *k, uint64_t start, size_t n, float *out);
 // w[j] += sign * noise(start + j) for j < n (sign = +1 to apply, -1 to undo).
 // Parallel over OpenMP threads; the result does not depend on the thread count.
 void qr_noise_add_f32(const QrNoiseKey *k, uint64_t start, float *w, size_t n, int sign);
+// The same on a buffer of dtype F32, F16 or BF16 (weights/tensor.h): 16-bit
+// elements become round_to_dtype(value + sign * noise). -1 for other dtypes.
+int qr_noise_add(const QrNoiseKey *k, uint64_t start, void *w, QrDType dt, size_t n, int sign);
 
 // The two building blocks of the Gaussian transform, exposed for tests and for
 // the CUDA port (see the specification above).
 float qr_noise_ln_u(uint32_t m);                  // ln(m * 2^-24), m in [1, 2^24]
 void qr_noise_cossin(uint32_t k2, float *c, float *s); // cos, sin of 2 pi k2 / 2^24
+
+// The noise term of a layer whose weights get noise on their dequantized
+// values (QR_NOISE_IN_KERNEL): y[i, r] += sum_c x[i, c] * noise(r * cols + c)
+// for x [m, cols], y [m, rows]. Since a matmul is linear, a quantized kernel's
+// output plus this term is the product with (dequantized W + N): the post-quant
+// semantics, whatever the kernel, without storing N. Each output sums over c
+// in ascending order (double accumulator); OpenMP over rows, one noise row
+// generated per output row and reused for the m activation rows.
+void qr_noise_matmul_acc(const QrNoiseKey *k, const float *x, int64_t m, int64_t rows, int64_t cols, float *y);

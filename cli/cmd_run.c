@@ -47,6 +47,8 @@ static void help(void) {
          "  --translator DIR            mBART-50 many-to-many checkpoint directory\n"
          "execution\n"
          "  --parallel N           sandbox workers (default: one per core)\n"
+         "  --generate-only        write generations only; a later run without it judges them\n"
+         "                         (e.g. generate on a GPU node, judge on a CPU node)\n"
          "  --backend B            real (default) | fake (a deterministic stand-in model and judge,\n"
          "                         for testing the pipeline without a model)\n"
          "scale-out and output\n"
@@ -81,6 +83,7 @@ int cmd_run(int argc, char **argv) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--dry-run")) { dry = 1; continue; }
         if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
+        if (!strcmp(a, "--generate-only")) { p->generate_only = 1; continue; }
         int r = cli_flag_value(argc, argv, &i, "--out", &v);
         if (r < 0) goto done;
         if (r) { out = v; continue; }
@@ -104,6 +107,7 @@ int cmd_run(int argc, char **argv) {
     if (qr_plan_finalize(p, &e)) { rc = cli_die(&e); goto done; }
     QrBackend b;
     if (qr_backend_create(p->backend, &b, &e)) { rc = cli_die(&e); goto done; }
+    if (b.check && b.check(&b, p, &e)) { b.destroy(&b); rc = cli_die(&e); goto done; }
     if (dry) {
         QrStore s, *sp = NULL;
         if (out && qr_is_dir(out)) {

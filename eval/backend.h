@@ -11,12 +11,12 @@
 typedef struct {
     char *task_id;
     char *prompt; // the clean prompt the model completes
-} QrTask;
+} QrRunTask;
 
 typedef struct {
-    QrTask *tasks;
+    QrRunTask *tasks;
     int n;
-} QrTaskList;
+} QrRunTaskList;
 
 typedef struct {
     char *completion;  // malloc'd; what the model wrote after the prompt
@@ -38,10 +38,13 @@ typedef struct QrBackend QrBackend;
 struct QrBackend {
     const char *name; // recorded with every result line
     void *self;
+    // Rejects a plan this backend cannot run (a stage not in this build, a
+    // precision it lacks), before any work starts. May be NULL.
+    int (*check)(QrBackend *b, const QrPlan *p, QrErr *e);
     // Tasks of a generation set ("humaneval" | "mbpp") with their clean prompts.
-    int (*load_tasks)(QrBackend *b, const char *genset, QrTaskList *out, QrErr *e);
+    int (*load_tasks)(QrBackend *b, const char *genset, QrRunTaskList *out, QrErr *e);
     // The prompt under a prompt attack; *engine names what produced it.
-    int (*perturb)(QrBackend *b, const QrPlan *p, const QrCond *c, const char *genset, const QrTask *t, char **out,
+    int (*perturb)(QrBackend *b, const QrPlan *p, const QrCond *c, const char *genset, const QrRunTask *t, char **out,
                    char *engine, size_t engine_len, QrErr *e);
     // Loads a model at a precision (replaces any loaded one).
     int (*model_load)(QrBackend *b, const QrPlan *p, const QrModelSpec *m, const char *precision, QrErr *e);
@@ -53,14 +56,14 @@ struct QrBackend {
                     QrGenResult *out, QrErr *e);
     void (*model_unload)(QrBackend *b);
     // Judges n completions of tasks of a generation set (base and plus tests).
-    int (*evaluate)(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrTask *const *tasks,
+    int (*evaluate)(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrRunTask *const *tasks,
                     const char *const *completions, QrExecResult *out, QrErr *e);
     void (*destroy)(QrBackend *b);
 };
 
 int qr_backend_fake(QrBackend *b, QrErr *e);
-// The real stages. Defined weakly in eval/backend_real_stub.c until every
-// stage it needs has landed; its error says which are missing.
+// The real stages (eval/backend_real.c); its check() names any stage the plan
+// needs that this build does not have yet.
 int qr_backend_real(QrBackend *b, QrErr *e);
 int qr_backend_create(const char *name, QrBackend *b, QrErr *e);
-void qr_tasklist_free(QrTaskList *t);
+void qr_tasklist_free(QrRunTaskList *t);

@@ -30,12 +30,12 @@ static uint64_t fnv(uint64_t h, const char *s) {
     return h;
 }
 
-static int fake_tasks(QrBackend *b, const char *genset, QrTaskList *out, QrErr *e) {
+static int fake_tasks(QrBackend *b, const char *genset, QrRunTaskList *out, QrErr *e) {
     (void)b;
     int he = !strcmp(genset, "humaneval");
     if (!he && strcmp(genset, "mbpp")) return qr_fail(e, "fake backend: unknown generation set '%s'", genset);
     out->n = FAKE_TASKS;
-    out->tasks = calloc(FAKE_TASKS, sizeof(QrTask));
+    out->tasks = calloc(FAKE_TASKS, sizeof(QrRunTask));
     for (int i = 0; i < FAKE_TASKS; i++) {
         char id[32], pr[256];
         snprintf(id, sizeof id, he ? "HumanEval/%d" : "Mbpp/%d", he ? i : i + 2);
@@ -48,7 +48,7 @@ static int fake_tasks(QrBackend *b, const char *genset, QrTaskList *out, QrErr *
     return 0;
 }
 
-static int fake_perturb(QrBackend *b, const QrPlan *p, const QrCond *c, const char *genset, const QrTask *t, char **out,
+static int fake_perturb(QrBackend *b, const QrPlan *p, const QrCond *c, const char *genset, const QrRunTask *t, char **out,
                         char *engine, size_t elen, QrErr *e) {
     (void)b, (void)p, (void)genset, (void)e;
     char buf[512];
@@ -109,7 +109,7 @@ static void fake_unload(QrBackend *b) {
     f->model[0] = 0;
 }
 
-static int fake_evaluate(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrTask *const *tasks,
+static int fake_evaluate(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrRunTask *const *tasks,
                          const char *const *completions, QrExecResult *out, QrErr *e) {
     (void)b, (void)p, (void)genset, (void)tasks, (void)e;
     for (int i = 0; i < n; i++) {
@@ -156,7 +156,7 @@ int qr_backend_create(const char *name, QrBackend *b, QrErr *e) {
     return qr_fail(e, "unknown backend '%s' (real or fake)", name);
 }
 
-void qr_tasklist_free(QrTaskList *t) {
+void qr_tasklist_free(QrRunTaskList *t) {
     for (int i = 0; i < t->n; i++) {
         free(t->tasks[i].task_id);
         free(t->tasks[i].prompt);

@@ -161,7 +161,7 @@ static int add_model(QrPlan *p, const char *v, QrErr *e) {
         while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
         const char *base = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
         if (!strncmp(base, "fake:", 5)) base += 5;
-        snprintf(m->name, sizeof m->name, "%s", base);
+        snprintf(m->name, sizeof m->name, "%.127s", base);
         char *dot = strstr(m->name, ".gguf");
         if (dot && !dot[5]) *dot = 0;
     }
@@ -246,6 +246,10 @@ int qr_plan_set(QrPlan *p, const char *name_in, const char *v, QrErr *e) {
         if (strcmp(v, "real") && strcmp(v, "fake"))
             return qr_fail(e, "--backend: unknown value '%s' (one of: real, fake)", v);
         snprintf(p->backend, sizeof p->backend, "%s", v);
+    } else if (!strcmp(name, "generate-only")) {
+        if (strcmp(v, "1") && strcmp(v, "0") && strcmp(v, "true") && strcmp(v, "false"))
+            return qr_fail(e, "--generate-only: expected true or false, not '%s'", v);
+        p->generate_only = !strcmp(v, "1") || !strcmp(v, "true");
     } else if (!strcmp(name, "shard")) {
         return parse_shard(p, v, e);
     } else {
@@ -365,7 +369,7 @@ int qr_cond_parse(const QrPlan *defaults, const char *s, QrCond *c, QrErr *e) {
             return qr_fail(e, "condition '%s': '%s' is not a positive noise level", s, lv);
         if (tg[0]) {
             if (in_list(tg, TARGETS, COUNT(TARGETS)) < 0) return qr_fail(e, "condition '%s': unknown noise target '%s'", s, tg);
-            snprintf(c->target, sizeof c->target, "%s", tg);
+            snprintf(c->target, sizeof c->target, "%.23s", tg);
         }
         qr_cond_make_id(defaults, c);
     } else if (*rest == '(') {
@@ -426,7 +430,9 @@ int qr_plan_finalize(QrPlan *p, QrErr *e) {
         if (strcmp(p->backend, "fake") && !qr_file_exists(m->path) && !qr_is_dir(m->path))
             return qr_fail(e, "model '%s': %s does not exist", m->name, m->path);
         if (model_checksum(p, m, e)) return -1;
-        snprintf(m->id, sizeof m->id, "%s@%.12s", m->name, m->config_sha256);
+        char id[sizeof m->id];
+        snprintf(id, sizeof id, "%s@%.12s", m->name, m->config_sha256);
+        memcpy(m->id, id, sizeof id);
     }
     if (!strcmp(p->sentence_engine, "mbart") && !p->translator[0] && !strcmp(p->backend, "real") &&
         has_attack(p, "sentence"))

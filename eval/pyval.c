@@ -1122,57 +1122,6 @@ done:
 
 // ---------------------------------------------------------------- repr
 
-// Python's repr(float): the shortest digits that round-trip; fixed notation
-// when the decimal exponent is in [-4, 16), else scientific ("1e+16").
-static void float_repr(double f, QrSbuf *b, int force_point) {
-    if (isnan(f)) {
-        qr_sb_puts(b, "nan");
-        return;
-    }
-    if (isinf(f)) {
-        qr_sb_puts(b, f < 0 ? "-inf" : "inf");
-        return;
-    }
-    char s[40];
-    int p;
-    for (p = 1; p <= 17; p++) {
-        snprintf(s, sizeof s, "%.*e", p - 1, f);
-        if (strtod(s, NULL) == f) break;
-    }
-    // s = [-]d[.ddd]e[+-]XX
-    char digits[24];
-    int nd = 0, neg = s[0] == '-';
-    const char *q = s + neg;
-    for (; *q && *q != 'e'; q++)
-        if (isdigit((unsigned char)*q)) digits[nd++] = *q;
-    int exp10 = atoi(q + 1);
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
-    int decpt = exp10 + 1; // value = 0.digits * 10^decpt
-    if (neg) qr_sb_putc(b, '-');
-    if (decpt > -4 && decpt <= 16) {
-        if (decpt <= 0) {
-            qr_sb_puts(b, "0.");
-            for (int i = 0; i < -decpt; i++) qr_sb_putc(b, '0');
-            qr_sb_putn(b, (const char *)digits, (size_t)nd);
-        } else if (decpt >= nd) {
-            qr_sb_putn(b, (const char *)digits, (size_t)nd);
-            for (int i = nd; i < decpt; i++) qr_sb_putc(b, '0');
-            if (force_point) qr_sb_puts(b, ".0");
-        } else {
-            qr_sb_putn(b, (const char *)digits, (size_t)decpt);
-            qr_sb_putc(b, '.');
-            qr_sb_putn(b, (const char *)digits + decpt, (size_t)(nd - decpt));
-        }
-    } else {
-        qr_sb_putc(b, digits[0]);
-        if (nd > 1) {
-            qr_sb_putc(b, '.');
-            qr_sb_putn(b, (const char *)digits + 1, (size_t)(nd - 1));
-        }
-        qr_sb_printf(b, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
-    }
-}
-
 static void str_repr(const char *s, size_t n, QrSbuf *b, int bytes) {
     int has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
     char quote = has_sq && !has_dq ? '"' : '\'';
@@ -1198,17 +1147,17 @@ static void repr_rec(const PyVal *v, QrSbuf *b, size_t limit) {
     case PV_OPAQUE: qr_sb_puts(b, "<object of a non-builtin type>"); break;
     case PV_BOOL: qr_sb_puts(b, v->u.i ? "True" : "False"); break;
     case PV_INT: pv_int_decimal(v, b); break;
-    case PV_FLOAT: float_repr(v->u.f, b, 1); break;
+    case PV_FLOAT: qr_sb_put_pyfloat(b, v->u.f, 1); break;
     case PV_COMPLEX:
         if (v->u.c[0] == 0 && !signbit(v->u.c[0])) {
-            float_repr(v->u.c[1], b, 0);
+            qr_sb_put_pyfloat(b, v->u.c[1], 0);
             qr_sb_putc(b, 'j');
         } else {
             qr_sb_putc(b, '(');
-            float_repr(v->u.c[0], b, 0);
+            qr_sb_put_pyfloat(b, v->u.c[0], 0);
             if (!(v->u.c[1] < 0 || (v->u.c[1] == 0 && signbit(v->u.c[1]))) && !isnan(v->u.c[1]))
                 qr_sb_putc(b, '+');
-            float_repr(v->u.c[1], b, 0);
+            qr_sb_put_pyfloat(b, v->u.c[1], 0);
             qr_sb_puts(b, "j)");
         }
         break;

@@ -9,9 +9,10 @@
 #include "util/sha256.h"
 #include "util/timer.h"
 #include "util/version.h"
+#include "tokenizer/unicode.h"
 
 typedef struct {
-    QrTaskList lists[QR_MAX_GENSETS];
+    QrRunTaskList lists[QR_MAX_GENSETS];
     int n[QR_MAX_GENSETS]; // tasks used (after --limit)
 } Tasks;
 
@@ -89,12 +90,27 @@ typedef struct {
     int task, sample;
 } Item;
 
+// A JSON string for model-written text: bytes that are not UTF-8 (a model can
+// emit half a character, noise makes that likely) are replaced with U+FFFD as
+// Hugging Face's decode does; *lossy says so. The store and the judge both
+// see the repaired text, so resumed and uninterrupted runs agree.
+static json_t *text_json(const char *s, int *lossy) {
+    size_t n = strlen(s), m;
+    json_t *j = json_stringn(s, n);
+    if (j) return j;
+    char *fixed = utf8_repair(s, n, &m);
+    j = json_stringn(fixed ? fixed : "", fixed ? m : 0);
+    free(fixed);
+    if (lossy) *lossy = 1;
+    return j;
+}
+
 static void unit_label(char *out, size_t n, const QrPlan *p, const QrUnit *u) {
     snprintf(out, n, "%s %s %s %s", p->models[u->model].name, p->precisions[u->prec], p->conds[u->cond].id,
              p->gensets[u->genset]);
 }
 
-static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, const QrTaskList *tl, int ntasks,
+static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, const QrRunTaskList *tl, int ntasks,
                     const QrRunOpts *o, int *loaded_model, int *loaded_prec, char *weights_state, size_t wslen,
                     int pos, int total, QrErr *e) {
     const QrCond *c = &p->conds[u->cond];
@@ -141,7 +157,7 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
         for (int i = 0; i < ngen && ok; i += p->batch) {
             int nb = ngen - i < p->batch ? ngen - i : p->batch;
             for (int j = 0; j < nb; j++) {
-                const QrTask *t = &tl->tasks[gen[i + j].task];
+                const QrRunTask *t = &tl->tasks[gen[i + j].task];
                 if (!prompts[gen[i + j].task]) {
                     if (qr_cond_is_prompt_attack(c)) {
                         if (b->perturb(b, p, c, genset, t, &prompts[gen[i + j].task], engines[gen[i + j].task], 32, e)) { ok = 0; break; }
@@ -158,7 +174,7 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
             if (b->generate(b, p, nb, bp, seeds, res, e)) { ok = 0; break; }
             double per = (qr_now() - tb) / nb;
             for (int j = 0; j < nb && ok; j++) {
-                const QrTask *t = &tl->tasks[gen[i + j].task];
+                const QrRunTask *t = &tl->tasks[gen[i + j].task];
                 qr_key(key, sizeof key, u->id, t->task_id, gen[i + j].sample);
                 json_t *l = unit_head("generation", p, u, key, t->task_id, gen[i + j].sample, b->name);
                 json_object_set_new(l, "gen", gen_json(p));
@@ -166,11 +182,13 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
                 char ph[65];
                 qr_sha256_hex(bp[j], strlen(bp[j]), ph);
                 json_object_set_new(l, "prompt_sha256", json_string(ph));
+                int lossy = 0;
                 if (qr_cond_is_prompt_attack(c)) {
-                    json_object_set_new(l, "prompt", json_string(bp[j]));
+                    json_object_set_new(l, "prompt", text_json(bp[j], &lossy));
                     json_object_set_new(l, "attack_engine", json_string(engines[gen[i + j].task]));
                 }
-                json_object_set_new(l, "completion", json_string(res[j].completion ? res[j].completion : ""));
+                json_object_set_new(l, "completion", text_json(res[j].completion ? res[j].completion : "", &lossy));
+                if (lossy) json_object_set_new(l, "utf8_repaired", json_true());
                 json_object_set_new(l, "finish", json_string(res[j].finish));
                 json_object_set_new(l, "n_prompt_tokens", json_integer(res[j].n_prompt_tokens));
                 json_object_set_new(l, "n_gen_tokens", json_integer(res[j].n_gen_tokens));
@@ -190,20 +208,20 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
         free(engines);
         if (!ok) goto out;
     }
-    if (nex) {
+    if (nex && !p->generate_only) {
         QrProgress pg;
         char plabel[700];
         snprintf(plabel, sizeof plabel, "evaluate %s", label);
         qr_progress_init(&pg, plabel, "samples", nex, o->quiet);
         int eb = 64;
-        const QrTask **tp = malloc(sizeof(QrTask *) * (size_t)eb);
+        const QrRunTask **tp = malloc(sizeof(QrRunTask *) * (size_t)eb);
         const char **cp = malloc(sizeof(char *) * (size_t)eb);
         QrExecResult *res = calloc((size_t)eb, sizeof(QrExecResult));
         int ok = 1;
         for (int i = 0; i < nex && ok; i += eb) {
             int nb = nex - i < eb ? nex - i : eb;
             for (int j = 0; j < nb; j++) {
-                const QrTask *t = &tl->tasks[ex[i + j].task];
+                const QrRunTask *t = &tl->tasks[ex[i + j].task];
                 qr_key(key, sizeof key, u->id, t->task_id, ex[i + j].sample);
                 json_t *g = qr_store_get(s, QR_GEN, key);
                 tp[j] = t;
@@ -238,7 +256,10 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
         free(res);
         if (!ok) goto out;
     }
-    if (!o->quiet && o->summary) {
+    if (!o->quiet && o->summary && p->generate_only) {
+        fprintf(o->summary, "[%d/%d] %s: %d tasks x %d generated (%d now; judging left for a later run; %.1f s)\n", pos,
+                total, label, ntasks, p->n_samples, ngen, qr_now() - t0);
+    } else if (!o->quiet && o->summary) {
         int pb = 0, pp = 0, nj = 0;
         for (int t = 0; t < ntasks; t++)
             for (int k = 0; k < p->n_samples; k++) {

@@ -14,6 +14,20 @@ void qr_rmsnorm(float *out, const float *x, const float *w, int n, int dim, floa
     }
 }
 
+void qr_layernorm(float *out, const float *x, const float *w, const float *b, int n, int dim, float eps) {
+#pragma omp parallel for schedule(static) if (n > 4)
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * dim;
+        float *o = out + (size_t)r * dim;
+        double s = 0, ss = 0;
+        for (int j = 0; j < dim; j++) s += xr[j];
+        double mean = s / dim;
+        for (int j = 0; j < dim; j++) ss += (xr[j] - mean) * (xr[j] - mean);
+        float m = (float)mean, inv = (float)(1.0 / sqrt(ss / dim + eps));
+        for (int j = 0; j < dim; j++) o[j] = (xr[j] - m) * inv * w[j] + b[j];
+    }
+}
+
 void qr_rope(float *x, int n, int n_heads, int head_dim, int rope_dim, const int *pos, const float *inv_freq,
              int interleaved) {
     int half = rope_dim / 2;
@@ -73,6 +87,21 @@ void qr_rope_freqs(float *inv_freq, int rope_dim, double theta, int type, double
 
 void qr_silu_mul(float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) a[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+}
+
+void qr_gelu_tanh(float *a, size_t n) {
+    const float k = 0.7978845608028654f; // sqrt(2 / pi)
+    // element-wise: the thread count never changes a bit
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (size_t i = 0; i < n; i++) {
+        float x = a[i];
+        a[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    }
+}
+
+void qr_gelu(float *a, size_t n) {
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (size_t i = 0; i < n; i++) a[i] = 0.5f * a[i] * (1.0f + erff(a[i] * 0.70710678118654752f));
 }
 
 void qr_add(float *y, const float *x, size_t n) {

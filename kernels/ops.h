@@ -8,6 +8,10 @@
 // The mean of squares is accumulated in double; out may alias x.
 void qr_rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps);
 
+// out[r] = (x[r] - mean) * rsqrt(var + eps) * w + b for n rows of dim
+// (torch.nn.LayerNorm: biased variance). Moments in double; out may alias x.
+void qr_layernorm(float *out, const float *x, const float *w, const float *b, int n, int dim, float eps);
+
 // Rotary embedding of n rows, each holding n_heads heads of head_dim, in place.
 // The first rope_dim dims of each head rotate; angle_j = (float)pos * inv_freq[j].
 // interleaved: pairs (2j, 2j+1); otherwise pairs (j, j + rope_dim/2) (rotate_half).
@@ -22,6 +26,12 @@ void qr_rope_freqs(float *inv_freq, int rope_dim, double theta, int type, double
 
 // a[i] = silu(a[i]) * b[i] = a / (1 + exp(-a)) * b  (SwiGLU)
 void qr_silu_mul(float *a, const float *b, size_t n);
+
+// a[i] = gelu(a[i]) with the tanh approximation, transformers' gelu_new and
+// gelu_pytorch_tanh: 0.5 a (1 + tanh(sqrt(2/pi) (a + 0.044715 a^3))).
+void qr_gelu_tanh(float *a, size_t n);
+// a[i] = gelu(a[i]) = 0.5 a (1 + erf(a / sqrt(2)))  (nn.GELU, "gelu")
+void qr_gelu(float *a, size_t n);
 
 // y[i] += x[i]
 void qr_add(float *y, const float *x, size_t n);

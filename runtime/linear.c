@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/gemm.h"
+#include "runtime/qlinear.h"
 
 QrDType qr_wf_dtype(QrWeightFormat f) {
     switch (f) {
@@ -31,7 +32,7 @@ size_t qr_linear_bytes(const QrLinear *L) {
     size_t b = L->bias ? (size_t)L->out * 4 : 0;
     QrDType dt = qr_wf_dtype(L->fmt);
     if (dt != QR_DT_COUNT) return b + (size_t)L->out * L->in * qr_dtype_size(dt);
-    return b; // quantized formats: issue 6 adds their packed size here
+    return b + qr_qlinear_bytes(L);
 }
 
 void qr_linear_forward(const QrLinear *L, const float *x, int n, float *y) {
@@ -40,9 +41,7 @@ void qr_linear_forward(const QrLinear *L, const float *x, int n, float *y) {
     case QR_WF_F16:
     case QR_WF_BF16: qr_gemm(qr_wf_dtype(L->fmt), L->w, L->out, L->in, x, n, y); break;
     case QR_WF_NF4:
-    case QR_WF_INT8:
-        // Issue 6 plugs its kernels in here. Not reachable: nothing creates these yet.
-        abort();
+    case QR_WF_INT8: qr_qlinear_forward(L, x, n, y); break;
     }
     if (L->bias)
         for (int r = 0; r < n; r++) {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "kernels/attention.h"
 #include "kernels/ops.h"
+#include "runtime/archutil.h"
 #include "runtime/model.h"
 
 typedef struct {
@@ -49,34 +50,9 @@ typedef struct {
 } LlamaState;
 
 // ---- config ----
-static const char *const HF_TYPES[] = {"llama", NULL};
+// Qwen2 / Qwen2.5(-Coder) is LLaMA with q/k/v biases (see config_hf).
+static const char *const HF_TYPES[] = {"llama", "qwen2", NULL};
 static const char *const GGUF_ARCHS[] = {"llama", NULL};
-
-static int parse_rope_scaling(const json_t *rs, const char *file, QrConfig *c, QrErr *e) {
-    const char *type;
-    if (qr_json_str(rs, "rope_type", &type, file, e)) return -1;
-    if (!type && qr_json_str(rs, "type", &type, file, e)) return -1;
-    if (!type || !strcmp(type, "default")) {
-        c->rope_type = QR_ROPE_DEFAULT;
-        return 0;
-    }
-    if (!strcmp(type, "linear")) {
-        c->rope_type = QR_ROPE_LINEAR;
-        return qr_json_num(rs, "factor", 1, 0, &c->rope_factor, file, e);
-    }
-    if (!strcmp(type, "llama3")) {
-        c->rope_type = QR_ROPE_LLAMA3;
-        long long omp;
-        if (qr_json_num(rs, "factor", 1, 0, &c->rope_factor, file, e) ||
-            qr_json_num(rs, "low_freq_factor", 1, 0, &c->rope_low_freq_factor, file, e) ||
-            qr_json_num(rs, "high_freq_factor", 1, 0, &c->rope_high_freq_factor, file, e) ||
-            qr_json_int(rs, "original_max_position_embeddings", 1, 0, 1, 1 << 24, &omp, file, e))
-            return -1;
-        c->rope_orig_max_pos = (int)omp;
-        return 0;
-    }
-    return qr_fail(e, "%s: rope scaling type '%s' is not supported (default, linear, llama3)", file, type);
-}
 
 static int config_hf(const json_t *j, const char *file, QrConfig *c, QrErr *e) {
     long long v;
@@ -93,61 +69,40 @@ static int config_hf(const json_t *j, const char *file, QrConfig *c, QrErr *e) {
     GETI("vocab_size", 1, 0, 1, 1 << 22, c->vocab_size);
     GETI("max_position_embeddings", 0, 2048, 1, 1 << 24, c->max_pos);
     GETI("head_dim", 0, c->dim / c->n_heads, 1, 1024, c->head_dim);
+#undef GETI
     c->rope_dim = c->head_dim;
     c->rope_interleaved = 0;
     double d;
     if (qr_json_num(j, "rms_norm_eps", 0, 1e-6, &d, file, e)) return -1;
     c->norm_eps = (float)d;
-    const char *act;
-    if (qr_json_str(j, "hidden_act", &act, file, e)) return -1;
-    if (act && strcmp(act, "silu"))
-        return qr_fail(e, "%s: hidden_act '%s' is not supported for llama (silu)", file, act);
-    const json_t *tie = json_object_get(j, "tie_word_embeddings");
-    if (tie && !json_is_boolean(tie) && !json_is_null(tie))
-        return qr_fail(e, "%s: \"tie_word_embeddings\" is not a boolean", file);
-    c->tie_embeddings = json_is_true(tie); // LlamaConfig default: False
-    const json_t *ab = json_object_get(j, "attention_bias"), *mb = json_object_get(j, "mlp_bias");
-    c->attn_bias = json_is_true(ab);
-    c->mlp_bias = json_is_true(mb);
-    // Rotary: transformers >= 5 writes "rope_parameters" {rope_type, rope_theta, ...};
-    // earlier versions "rope_theta" + "rope_scaling" {type|rope_type, factor, ...}.
-    const json_t *rp = json_object_get(j, "rope_parameters");
-    const json_t *rs = json_object_get(j, "rope_scaling");
-    if (rp && !json_is_null(rp)) {
-        if (!json_is_object(rp)) return qr_fail(e, "%s: \"rope_parameters\" is not an object", file);
-        if (qr_json_num(rp, "rope_theta", 0, 10000.0, &c->rope_theta, file, e)) return -1;
-        if (parse_rope_scaling(rp, file, c, e)) return -1;
-        double prf;
-        if (qr_json_num(rp, "partial_rotary_factor", 0, 1.0, &prf, file, e)) return -1;
-        if (prf != 1.0) return qr_fail(e, "%s: partial_rotary_factor %g is not supported for llama", file, prf);
-    } else {
-        if (qr_json_num(j, "rope_theta", 0, 10000.0, &c->rope_theta, file, e)) return -1;
-        if (rs && !json_is_null(rs)) {
-            if (!json_is_object(rs)) return qr_fail(e, "%s: \"rope_scaling\" is not an object", file);
-            if (parse_rope_scaling(rs, file, c, e)) return -1;
-        }
-    }
-    GETI("bos_token_id", 0, -1, -1, 1 << 22, c->bos_id);
-    const json_t *eos = json_object_get(j, "eos_token_id");
-    if (json_is_integer(eos)) {
-        c->eos_ids[c->n_eos++] = (int)json_integer_value(eos);
-    } else if (json_is_array(eos)) {
+    if (qr_hf_act(j, "hidden_act", QR_ACT_SILU, 1u << QR_ACT_SILU, c->model_type, &c->act, file, e)) return -1;
+    int qwen2 = !strcmp(c->model_type, "qwen2");
+    // LlamaConfig and Qwen2Config both default tie_word_embeddings to False.
+    if (qr_hf_bool(j, "tie_word_embeddings", 0, &c->tie_embeddings, file, e)) return -1;
+    if (qwen2) {
+        // Qwen2Attention: q/k/v always carry biases, o_proj never; MLP none.
+        c->attn_bias = 1;
+        c->o_bias = c->mlp_bias = 0;
+        // Sliding-window layers (use_sliding_window, or "sliding_attention" in
+        // layer_types) would need a per-layer window: refuse rather than
+        // silently attend to the full context.
+        int sw;
+        if (qr_hf_bool(j, "use_sliding_window", 0, &sw, file, e)) return -1;
+        const json_t *lt = json_object_get(j, "layer_types");
         size_t i;
         const json_t *x;
-        json_array_foreach(eos, i, x) {
-            if (!json_is_integer(x) || c->n_eos >= QR_MAX_EOS)
-                return qr_fail(e, "%s: \"eos_token_id\" must be an integer or a list of up to %d integers", file,
-                               QR_MAX_EOS);
-            c->eos_ids[c->n_eos++] = (int)json_integer_value(x);
-        }
-    } else if (eos && !json_is_null(eos)) {
-        return qr_fail(e, "%s: \"eos_token_id\" must be an integer or a list of integers", file);
+        if (json_is_array(lt))
+            json_array_foreach(lt, i, x) sw |= json_is_string(x) && strcmp(json_string_value(x), "full_attention");
+        if (sw) return qr_fail(e, "%s: qwen2 sliding-window attention layers (use_sliding_window) are not supported", file);
+    } else {
+        if (qr_hf_bool(j, "attention_bias", 0, &c->attn_bias, file, e) ||
+            qr_hf_bool(j, "mlp_bias", 0, &c->mlp_bias, file, e))
+            return -1;
+        c->o_bias = c->attn_bias;
     }
-    const char *td;
-    if (qr_json_str(j, "torch_dtype", &td, file, e)) return -1;
-    if (!td && qr_json_str(j, "dtype", &td, file, e)) return -1;
-    c->dtype = td && !strcmp(td, "bfloat16") ? QR_DT_BF16 : td && !strcmp(td, "float16") ? QR_DT_F16 : QR_DT_F32;
-#undef GETI
+    if (qr_hf_rope(j, file, c->model_type, 10000.0, c, e) || qr_hf_special_tokens(j, file, c, e) ||
+        qr_hf_dtype(j, file, c, e))
+        return -1;
     return 0;
 }
 
@@ -247,7 +202,8 @@ static void tshape(const QrConfig *c, int which, int64_t *rows, int64_t *cols) {
 }
 
 static int has_bias(const QrConfig *c, int which) {
-    if (which >= T_Q && which <= T_O) return c->attn_bias;
+    if (which >= T_Q && which <= T_V) return c->attn_bias;
+    if (which == T_O) return c->o_bias;
     if (which >= T_GATE && which <= T_DOWN) return c->mlp_bias;
     return 0;
 }
@@ -273,82 +229,20 @@ static void each_tensor(const QrConfig *c, QrCkptKind kind, void *ctx,
 }
 
 // ---- loading ----
-static const QrTensor *need(const QrCheckpoint *ck, const char *name, QrErr *e) {
-    const QrTensor *t = qr_ckpt_find(ck, name);
-    if (!t) qr_fail(e, "%s: tensor '%s' is missing", ck->path, name);
-    return t;
-}
-
-// A vector parameter as owned f32.
-static float *load_vec(const QrCheckpoint *ck, const char *name, int64_t n, QrErr *e) {
-    const QrTensor *t = need(ck, name, e);
-    if (!t) return NULL;
-    char sh[96];
-    if (t->ndim != 1 || t->shape[0] != n) {
-        qr_fail(e, "%s: tensor '%s' has shape %s, the config implies [%lld]", t->file, name,
-                qr_shape_str(t, sh, sizeof sh), (long long)n);
-        return NULL;
-    }
-    float *v = malloc((size_t)n * sizeof *v);
-    if (!v) {
-        qr_fail(e, "out of memory");
-        return NULL;
-    }
-    if (qr_to_f32(t->dtype, t->data, v, (size_t)n)) {
-        qr_fail(e, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)", t->file, name, qr_dtype_name(t->dtype));
-        free(v);
-        return NULL;
-    }
-    return v;
-}
-
-static int add_param(QrModel *m, const char *name, QrLinear *lin, float *vec, int n, int layer, int block_linear,
-                     int embedding) {
-    QrParam *np = realloc(m->params, (size_t)(m->n_params + 1) * sizeof *np);
-    if (!np) return -1;
-    m->params = np;
-    QrParam *p = &m->params[m->n_params++];
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->lin = lin;
-    p->vec = vec;
-    p->n = n;
-    p->layer = layer;
-    p->block_linear = block_linear;
-    p->embedding = embedding;
-    return 0;
-}
-
 static int load_linear(QrModel *m, int which, int layer, QrLinear *L, QrErr *e) {
-    const QrCheckpoint *ck = &m->ckpt;
     char name[128];
     int64_t rows, cols;
-    tname(name, sizeof name, which, layer, ck->kind);
+    tname(name, sizeof name, which, layer, m->ckpt.kind);
     tshape(&m->cfg, which, &rows, &cols);
-    const QrTensor *t = need(ck, name, e);
-    if (!t || qr_linear_from_tensor(L, t, (int)rows, (int)cols, 0, QR_WF_F32, e)) return -1;
     int block = which >= T_ATTN_NORM;
-    if (add_param(m, name, L, NULL, 0, block ? layer : -1, block, which == T_EMBED))
-        return qr_fail(e, "out of memory");
-    if (has_bias(&m->cfg, which)) {
-        char *dot = strrchr(name, '.');
-        snprintf(dot, sizeof name - (size_t)(dot - name), ".bias");
-        if (!(L->bias = load_vec(ck, name, rows, e))) return -1;
-        if (add_param(m, name, NULL, L->bias, (int)rows, block ? layer : -1, 0, 0)) return qr_fail(e, "out of memory");
-    }
-    return 0;
+    return qr_arch_linear(m, name, (int)rows, (int)cols, has_bias(&m->cfg, which), block ? layer : -1,
+                          block ? QR_P_BLOCK : which == T_EMBED ? QR_P_EMBED : 0, L, e);
 }
 
 static float *load_norm(QrModel *m, int which, int layer, QrErr *e) {
     char name[128];
     tname(name, sizeof name, which, layer, m->ckpt.kind);
-    float *v = load_vec(&m->ckpt, name, m->cfg.dim, e);
-    if (v && add_param(m, name, NULL, v, m->cfg.dim, which == T_NORM ? -1 : layer, 0, 0)) {
-        free(v);
-        qr_fail(e, "out of memory");
-        return NULL;
-    }
-    return v;
+    return qr_arch_vec(m, name, m->cfg.dim, which == T_NORM ? -1 : layer, e);
 }
 
 static int llama_load(QrModel *m, const QrCheckpoint *ck, QrErr *e) {
@@ -420,8 +314,6 @@ static int llama_forward(QrModel *m, const QrBatch *b, float *logits) {
     LlamaWeights *w = m->w;
     LlamaState *s = m->state;
     int n = b->n, dim = c->dim, hd = c->head_dim;
-    size_t kvd = (size_t)m->kv.kv_dim;
-    size_t layer_stride = (size_t)m->kv.n_slots * m->kv.max_seq * kvd;
     float scale = 1.0f / sqrtf((float)hd);
 
     for (int i = 0; i < n; i++) qr_linear_row(&w->embed, b->tokens[i], s->x + (size_t)i * dim);
@@ -434,13 +326,7 @@ static int llama_forward(QrModel *m, const QrBatch *b, float *logits) {
         qr_linear_forward(&L->wv, s->xb, n, s->v);
         qr_rope(s->q, n, c->n_heads, hd, c->rope_dim, b->pos, m->inv_freq, c->rope_interleaved);
         qr_rope(s->k, n, c->n_kv_heads, hd, c->rope_dim, b->pos, m->inv_freq, c->rope_interleaved);
-        float *kc = m->kv.k + l * layer_stride, *vc = m->kv.v + l * layer_stride;
-        for (int i = 0; i < n; i++) {
-            size_t off = ((size_t)b->seq[i] * m->kv.max_seq + b->pos[i]) * kvd;
-            memcpy(kc + off, s->k + i * kvd, kvd * 4);
-            memcpy(vc + off, s->v + i * kvd, kvd * 4);
-        }
-        QrKVLayer kvl = {kc, vc, m->kv.max_seq, (int)kvd};
+        QrKVLayer kvl = qr_kv_store(m, l, b, s->k, s->v);
         qr_attention(s->q, s->xb, n, c->n_heads, c->n_kv_heads, hd, scale, &kvl, b->pos, b->seq, c->sliding_window,
                      s->att_scratch, s->n_att_scratch);
         qr_linear_forward(&L->wo, s->xb, n, s->xb2);

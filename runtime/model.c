@@ -6,8 +6,8 @@
 #include "kernels/ops.h"
 
 // ---- the architectures this build knows (issue 5 adds a line each) ----
-extern const QrArch qr_arch_llama;
-static const QrArch *const ARCHS[] = {&qr_arch_llama};
+extern const QrArch qr_arch_llama, qr_arch_codegen, qr_arch_starcoder2;
+static const QrArch *const ARCHS[] = {&qr_arch_llama, &qr_arch_codegen, &qr_arch_starcoder2};
 #define NARCH (int)(sizeof ARCHS / sizeof ARCHS[0])
 
 static int in_list(const char *const *l, const char *s) {
@@ -125,8 +125,11 @@ int qr_model_from_checkpoint(QrModel **out, QrCheckpoint *ck, const QrLoadOpts *
                   m->cfg.rope_low_freq_factor, m->cfg.rope_high_freq_factor, m->cfg.rope_orig_max_pos);
     if (m->arch->load(m, &m->ckpt, e)) goto fail;
     if (opts->convert)
-        for (int i = 0; i < m->n_params; i++)
-            if (m->params[i].lin && qr_linear_convert(m->params[i].lin, opts->weight_format, e)) goto fail;
+        for (int i = 0; i < m->n_params; i++) {
+            QrLinear *L = m->params[i].lin;
+            if (L && qr_wf_dtype(L->fmt) != QR_DT_COUNT && qr_linear_convert(L, opts->weight_format, e)) goto fail;
+        }
+    if (qr_model_quantize(m, &opts->quant, e)) goto fail;
     *out = m;
     return 0;
 fail:

@@ -16,10 +16,14 @@
 #include <jansson.h>
 #include <stdint.h>
 #include "runtime/linear.h"
+#include "runtime/qlinear.h"
 #include "util/err.h"
 #include "weights/checkpoint.h"
 
 typedef enum { QR_ROPE_DEFAULT = 0, QR_ROPE_LINEAR, QR_ROPE_LLAMA3 } QrRopeType;
+// MLP activation: SiLU (SwiGLU gate), GELU with erf, GELU's tanh approximation
+// (transformers' gelu_new and gelu_pytorch_tanh: the same function).
+typedef enum { QR_ACT_SILU = 0, QR_ACT_GELU, QR_ACT_GELU_TANH } QrAct;
 
 #define QR_MAX_EOS 8
 
@@ -46,9 +50,11 @@ typedef struct {
     double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
     int rope_orig_max_pos; // llama3: original_max_position_embeddings
     int tie_embeddings;   // the output head is the embedding matrix
-    int attn_bias;        // q/k/v/o projections have biases (LLaMA attention_bias, Qwen2)
+    int attn_bias;        // q/k/v projections have biases (LLaMA attention_bias, Qwen2, StarCoder2)
+    int o_bias;           // the attention output projection has a bias (LLaMA attention_bias; not Qwen2)
     int mlp_bias;         // gate/up/down projections have biases (LLaMA mlp_bias)
     int sliding_window;   // 0 = full causal attention
+    QrAct act;            // MLP activation
     int bos_id;           // -1 if none
     int eos_ids[QR_MAX_EOS];
     int n_eos;
@@ -111,6 +117,8 @@ typedef struct {
     int convert;            // 1: store every float matrix as `weight_format`
     QrWeightFormat weight_format;
     QrDevice device;
+    QrQuantOpts quant;      // quant.fmt NF4/INT8: quantize the block linears on load, as
+                            // bitsandbytes does (after any conversion); zeroed: none
 } QrLoadOpts;
 
 struct QrModel {

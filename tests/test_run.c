@@ -20,12 +20,43 @@
 
 static char bin[1024], tmp[256];
 
-#define STUDY "--backend", "fake", "--model", "fake:tiny-a", "--model", "fake:tiny-b", "--precisions", "fp32,int8,nf4", \
-              "--noise-levels", "1e-3,1e-2", "--noise-targets", "all,unquantized-only,pre-quant,post-quant", "--limit", "5"
-// 2 models x (fp32: clean,char,word,sentence + 2 kinds x 2 levels = 8;
-//             int8, nf4: 4 + 2 kinds x 4 targets x 2 levels = 20 each) x 2 datasets
-#define UNITS (2 * (8 + 20 + 20) * 2)
-#define LINES (UNITS * 5)
+// A study: its run flags, how many generation lines it makes, whether it is
+// judged (executions) and the fake backend's delay to slow it for the kill.
+typedef struct {
+    const char *name;
+    const char *args[24];
+    int lines, judged;
+    const char *delay;
+} Study;
+
+static const Study FAKE = {
+    "fake",
+    {"--backend", "fake", "--model", "fake:tiny-a", "--model", "fake:tiny-b", "--precisions", "fp32,int8,nf4",
+     "--noise-levels", "1e-3,1e-2", "--noise-targets", "all,unquantized-only,pre-quant,post-quant", "--limit", "5", NULL},
+    // 2 models x (fp32: clean,char,word,sentence + 2 kinds x 2 levels = 8;
+    //             int8, nf4: 4 + 2 kinds x 4 targets x 2 levels = 20 each) x 2 datasets x 5 tasks
+    2 * (8 + 20 + 20) * 2 * 5, 1, "3"};
+
+// The real engine on the real tiny model (tests/fixtures/stories260K) and the
+// real datasets (data/): what this build's stages can run. Generations only
+// until the sandboxed evaluator lands (then drop --generate-only).
+static const Study REAL = {
+    "real",
+    {"--model", "tests/fixtures/stories260K/stories260K.gguf", "--precisions", "fp32", "--attacks",
+     "clean,gaussian,uniform", "--noise-levels", "1e-3,3e-2", "--limit", "3", "--max-new-tokens", "12", "--batch", "2",
+     "--generate-only", NULL},
+    // (clean + 2 kinds x 2 levels) x 2 datasets x 3 tasks
+    5 * 2 * 3, 0, NULL};
+
+// argv: bin run <study args> <extra...> NULL
+static void study_argv(const char **argv, const Study *st, const char *const *extra) {
+    int k = 0;
+    argv[k++] = bin;
+    argv[k++] = "run";
+    for (int i = 0; st->args[i]; i++) argv[k++] = st->args[i];
+    for (int i = 0; extra[i]; i++) argv[k++] = extra[i];
+    argv[k] = NULL;
+}
 
 static pid_t spawn(const char *const *args, const char *delay) {
     pid_t pid = fork();
@@ -88,16 +119,26 @@ static char *canon(const char *dir, int *n_out) {
     return out;
 }
 
-static int setup(void **st) {
-    (void)st;
+static int run_study(const Study *st, const char *dir, const char *shard) {
+    const char *argv[48];
+    const char *extra[] = {"--out", dir, "--quiet", shard ? "--shard" : NULL, shard, NULL};
+    study_argv(argv, st, extra);
+    return run(argv);
+}
+
+static int setup(void **state) {
+    (void)state;
     const char *b = getenv("QROBUST_BIN");
     snprintf(bin, sizeof bin, "%s", b ? b : "./qrobust");
     snprintf(tmp, sizeof tmp, "/tmp/qrtest_run_XXXXXX");
     if (!mkdtemp(tmp)) return -1;
-    char d[512];
-    snprintf(d, sizeof d, "%s/full", tmp);
-    const char *args[] = {bin, "run", STUDY, "--out", d, "--quiet", NULL};
-    return run(args);
+    const Study *studies[] = {&FAKE, &REAL};
+    for (int i = 0; i < 2; i++) {
+        char d[512];
+        snprintf(d, sizeof d, "%s/%s-full", tmp, studies[i]->name);
+        if (run_study(studies[i], d, NULL)) return -1;
+    }
+    return 0;
 }
 
 static int teardown(void **st) {
@@ -107,22 +148,19 @@ static int teardown(void **st) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void test_whole_matrix(void **st) {
-    (void)st;
-    char p[600];
-    snprintf(p, sizeof p, "%s/full/generations.jsonl", tmp);
-    assert_int_equal(count_lines(p), LINES);
-    snprintf(p, sizeof p, "%s/full/executions.jsonl", tmp);
-    assert_int_equal(count_lines(p), LINES);
-    snprintf(p, sizeof p, "%s/full/plan.json", tmp);
+static void whole_matrix(const Study *st) {
+    char p[600], d[512];
+    snprintf(d, sizeof d, "%s/%s-full", tmp, st->name);
+    snprintf(p, sizeof p, "%s/generations.jsonl", d);
+    assert_int_equal(count_lines(p), st->lines);
+    snprintf(p, sizeof p, "%s/executions.jsonl", d);
+    assert_int_equal(count_lines(p), st->judged ? st->lines : 0);
+    snprintf(p, sizeof p, "%s/plan.json", d);
     assert_true(access(p, R_OK) == 0);
     // A rerun finds nothing to do and writes nothing.
-    char d[512];
-    snprintf(d, sizeof d, "%s/full", tmp);
-    const char *args[] = {bin, "run", STUDY, "--out", d, "--quiet", NULL};
-    assert_int_equal(run(args), 0);
-    snprintf(p, sizeof p, "%s/full/generations.jsonl", tmp);
-    assert_int_equal(count_lines(p), LINES);
+    assert_int_equal(run_study(st, d, NULL), 0);
+    snprintf(p, sizeof p, "%s/generations.jsonl", d);
+    assert_int_equal(count_lines(p), st->lines);
     // Lines are self-describing.
     QrStore s;
     QrErr e;
@@ -132,20 +170,46 @@ static void test_whole_matrix(void **st) {
                             "prompt_sha256", "completion", "finish", "seconds", "qrobust", "backend"};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) assert_non_null(json_object_get(l, fields[i]));
     assert_non_null(json_object_get(json_object_get(l, "model"), "config_sha256"));
-    json_t *x = s.lines[QR_EXEC][0];
-    assert_non_null(json_object_get(json_object_get(x, "verdicts"), "humaneval+"));
+    if (st->judged) {
+        json_t *x = s.lines[QR_EXEC][0];
+        assert_non_null(json_object_get(json_object_get(x, "verdicts"), "humaneval+"));
+    }
     qr_store_close(&s);
 }
 
-static void test_kill_and_resume(void **st) {
-    (void)st;
+static void test_whole_matrix(void **state) { (void)state; whole_matrix(&FAKE); }
+
+// The real model: greedy completions of real prompts, noise changes them.
+static void test_whole_matrix_real(void **state) {
+    (void)state;
+    whole_matrix(&REAL);
+    char d[512];
+    snprintf(d, sizeof d, "%s/real-full", tmp);
+    QrStore s;
+    QrErr e;
+    assert_int_equal(qr_store_open(&s, d, 0, &e), 0);
+    json_t *clean = qr_store_get(&s, QR_GEN, "stories260K@25bfdf5fb49f|fp32|clean|humaneval|greedy,max=12,seed=0|HumanEval/0|0");
+    json_t *noisy = qr_store_get(&s, QR_GEN, "stories260K@25bfdf5fb49f|fp32|gaussian(level=0.03,target=all)|humaneval|greedy,max=12,seed=0|HumanEval/0|0");
+    assert_non_null(clean);
+    assert_non_null(noisy);
+    assert_int_equal(json_integer_value(json_object_get(clean, "n_gen_tokens")), 12);
+    assert_string_equal(json_string_value(json_object_get(clean, "finish")), "length");
+    assert_string_not_equal(json_string_value(json_object_get(clean, "completion")),
+                            json_string_value(json_object_get(noisy, "completion")));
+    qr_store_close(&s);
+}
+
+static void kill_and_resume(const Study *st) {
     char d[512], gp[600];
-    snprintf(d, sizeof d, "%s/killed", tmp);
+    snprintf(d, sizeof d, "%s/%s-killed", tmp, st->name);
     snprintf(gp, sizeof gp, "%s/generations.jsonl", d);
-    const char *args[] = {bin, "run", STUDY, "--out", d, "--quiet", NULL};
-    pid_t pid = spawn(args, "3"); // 3 ms per completion: ~3 s in all
+    const char *args[48];
+    const char *extra[] = {"--out", d, "--quiet", NULL};
+    study_argv(args, st, extra);
+    const int LINES = st->lines;
+    pid_t pid = spawn(args, st->delay); // fake: 3 ms per completion, ~3 s in all
     int lines = 0;
-    for (int i = 0; i < 2000 && lines < LINES / 3; i++) {
+    for (int i = 0; i < 4000 && lines < LINES / 3; i++) {
         nanosleep(&(struct timespec){0, 5000000}, NULL);
         lines = count_lines(gp);
     }
@@ -159,52 +223,56 @@ static void test_kill_and_resume(void **st) {
     FILE *f = fopen(gp, "a");
     fputs("{\"type\":\"generation\",\"key\":\"tiny-a@", f);
     fclose(f);
-    const char *resume[] = {bin, "run", STUDY, "--out", d, "--quiet", NULL};
-    assert_int_equal(run(resume), 0);
+    assert_int_equal(run(args), 0);
     assert_int_equal(count_lines(gp), LINES);
     int na, nb;
     char full[512];
-    snprintf(full, sizeof full, "%s/full", tmp);
+    snprintf(full, sizeof full, "%s/%s-full", tmp, st->name);
     char *a = canon(full, &na), *b = canon(d, &nb);
-    assert_int_equal(na, 2 * LINES);
-    assert_int_equal(nb, 2 * LINES);
+    assert_int_equal(na, (st->judged ? 2 : 1) * LINES);
+    assert_int_equal(nb, (st->judged ? 2 : 1) * LINES);
     assert_string_equal(a, b);
     free(a);
     free(b);
 }
 
-static void test_shards_merge(void **st) {
-    (void)st;
-    char sd[3][512], m[512], full[512];
+static void test_kill_and_resume(void **state) { (void)state; kill_and_resume(&FAKE); }
+static void test_kill_and_resume_real(void **state) { (void)state; kill_and_resume(&REAL); }
+
+static void shards_merge(const Study *st) {
+    char sd[3][400], m[400], full[400];
     int total = 0;
+    const int LINES = st->lines;
     for (int i = 0; i < 3; i++) {
-        snprintf(sd[i], sizeof sd[i], "%s/shard%d", tmp, i);
-        char sh[8];
+        snprintf(sd[i], sizeof sd[i], "%s/%s-shard%d", tmp, st->name, i);
+        char sh[16];
         snprintf(sh, sizeof sh, "%d/3", i);
-        const char *args[] = {bin, "run", STUDY, "--shard", sh, "--out", sd[i], "--quiet", NULL};
-        assert_int_equal(run(args), 0);
-        char gp[600];
+        assert_int_equal(run_study(st, sd[i], sh), 0);
+        char gp[1300];
         snprintf(gp, sizeof gp, "%s/generations.jsonl", sd[i]);
         int n = count_lines(gp);
         assert_true(n > 0 && n < LINES);
         total += n;
     }
     assert_int_equal(total, LINES); // disjoint and complete
-    snprintf(m, sizeof m, "%s/merged", tmp);
+    snprintf(m, sizeof m, "%s/%s-merged", tmp, st->name);
     const char *margs[] = {bin, "merge", sd[0], sd[1], sd[2], "--out", m, "--quiet", NULL};
     assert_int_equal(run(margs), 0);
     assert_int_equal(run(margs), 0); // idempotent
-    snprintf(full, sizeof full, "%s/full", tmp);
+    snprintf(full, sizeof full, "%s/%s-full", tmp, st->name);
     int na, nb;
     char *a = canon(full, &na), *b = canon(m, &nb);
     assert_int_equal(na, nb);
     assert_string_equal(a, b);
     free(a);
     free(b);
-    char gp[600];
+    char gp[1300];
     snprintf(gp, sizeof gp, "%s/generations.jsonl", m);
     assert_int_equal(count_lines(gp), LINES);
 }
+
+static void test_shards_merge(void **state) { (void)state; shards_merge(&FAKE); }
+static void test_shards_merge_real(void **state) { (void)state; shards_merge(&REAL); }
 
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
@@ -315,6 +383,9 @@ int main(void) {
         cmocka_unit_test(test_whole_matrix),
         cmocka_unit_test(test_kill_and_resume),
         cmocka_unit_test(test_shards_merge),
+        cmocka_unit_test(test_whole_matrix_real),
+        cmocka_unit_test(test_kill_and_resume_real),
+        cmocka_unit_test(test_shards_merge_real),
         cmocka_unit_test(test_store_crash_rules),
         cmocka_unit_test(test_bad_input),
     };

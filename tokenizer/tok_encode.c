@@ -8,6 +8,7 @@
 //     Metaspace, each on the pieces the previous one produced);
 //  4. the model (rank BPE or SentencePiece score BPE) turns each piece into ids;
 //  5. TOK_ADD_SPECIAL adds the post-processor's prefix/suffix ids.
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tokenizer/tok_internal.h"
@@ -18,6 +19,17 @@ typedef struct {
     uint8_t first; // first piece of a text segment that starts at offset 0 (Metaspace "first")
 } Span;
 
+// Cache of model results per pre-tokenized piece (HF's BPE keeps one too):
+// the ids of a piece depend only on its bytes, and code repeats words a lot.
+typedef struct {
+    uint32_t hash, klen; // klen 0: empty slot
+    uint32_t koff, ioff, nids;
+} WordSlot;
+
+enum { WC_SLOTS = 1 << 15, WC_MAX_KEY = 64, WC_KEY_BYTES = 1 << 20 };
+
+// Per-thread encoding state, kept between calls (buffers, PCRE2 match data
+// and JIT stack, word cache) so that short prompts do not pay for allocation.
 typedef struct {
     const Tokenizer *t;
     TokScratch *scratch;
@@ -30,9 +42,115 @@ typedef struct {
     size_t na, nb, capa, capb;
     TokIds out;
     QrErr *e;
+    uint64_t wc_serial;   // tokenizer the word cache belongs to
+    WordSlot *wc;
+    size_t wc_n;
+    char *wc_keys;
+    size_t wc_klen;
+    TokIds wc_ids;
 } Enc;
 
+static void enc_free(void *p) {
+    Enc *c = p;
+    if (!c) return;
+    tok_scratch_free(c->scratch);
+    pcre2_match_data_free(c->md);
+    pcre2_match_context_free(c->mctx);
+    pcre2_jit_stack_free(c->jit);
+    free(c->buf);
+    free(c->a);
+    free(c->b);
+    free(c->wc);
+    free(c->wc_keys);
+    free(c->wc_ids.v);
+    free(c);
+}
+
+static pthread_key_t enc_key;
+static pthread_once_t enc_once = PTHREAD_ONCE_INIT;
+static void enc_key_init(void) { pthread_key_create(&enc_key, enc_free); }
+
+// This thread's Enc (created on first use, freed when the thread exits).
+static Enc *enc_get(void) {
+    pthread_once(&enc_once, enc_key_init);
+    Enc *c = pthread_getspecific(enc_key);
+    if (c) return c;
+    c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->scratch = tok_scratch_new();
+    c->md = pcre2_match_data_create(4, NULL);
+    c->mctx = pcre2_match_context_create(NULL);
+    // PCRE2's JIT needs its own stack for long runs matched by nested groups.
+    c->jit = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
+    c->wc = calloc(WC_SLOTS, sizeof *c->wc);
+    c->wc_keys = malloc(WC_KEY_BYTES);
+    if (!c->scratch || !c->md || !c->mctx || !c->jit || !c->wc || !c->wc_keys || pthread_setspecific(enc_key, c)) {
+        enc_free(c);
+        return NULL;
+    }
+    pcre2_jit_stack_assign(c->mctx, NULL, c->jit);
+    return c;
+}
+
+static void wc_clear(Enc *c) {
+    memset(c->wc, 0, WC_SLOTS * sizeof *c->wc);
+    c->wc_n = 0;
+    c->wc_klen = 0;
+    c->wc_ids.n = 0;
+}
+
+void tok_encode_cache_reset(void) {
+    pthread_once(&enc_once, enc_key_init);
+    Enc *c = pthread_getspecific(enc_key);
+    if (c) wc_clear(c);
+}
+
+// Runs the model on piece p[0..n), through the word cache.
+static int model_cached(Enc *c, const char *p, size_t n) {
+    const Tokenizer *t = c->t;
+    if (n > WC_MAX_KEY) return tok_model_piece(t, c->scratch, p, n, &c->out);
+    if (c->wc_serial != t->serial) { wc_clear(c); c->wc_serial = t->serial; }
+    uint32_t h = tok_fnv1a(p, n);
+    size_t j = h & (WC_SLOTS - 1);
+    while (c->wc[j].klen) {
+        WordSlot *w = &c->wc[j];
+        if (w->hash == h && w->klen == n && !memcmp(c->wc_keys + w->koff, p, n)) {
+            for (uint32_t k = 0; k < w->nids; k++)
+                if (tok_ids_push(&c->out, c->wc_ids.v[w->ioff + k])) return -1;
+            return 0;
+        }
+        j = (j + 1) & (WC_SLOTS - 1);
+    }
+    size_t before = c->out.n;
+    if (tok_model_piece(t, c->scratch, p, n, &c->out)) return -1;
+    size_t nids = c->out.n - before;
+    if (c->wc_n + 1 > WC_SLOTS / 2 || c->wc_klen + n > WC_KEY_BYTES) {
+        wc_clear(c); // full: start over (the next lookups refill it)
+        j = h & (WC_SLOTS - 1);
+    }
+    for (size_t k = 0; k < nids; k++)
+        if (tok_ids_push(&c->wc_ids, c->out.v[before + k])) return -1;
+    memcpy(c->wc_keys + c->wc_klen, p, n);
+    c->wc[j] = (WordSlot){h, (uint32_t)n, (uint32_t)c->wc_klen, (uint32_t)(c->wc_ids.n - nids), (uint32_t)nids};
+    c->wc_klen += n;
+    c->wc_n++;
+    return 0;
+}
+
+// Appends n bytes at s, which may point into c->buf itself.
 static int buf_append(Enc *c, const char *s, size_t n) {
+    if (c->len + n + 1 > c->cap) {
+        if (c->buf && s >= c->buf && s < c->buf + c->cap) {
+            size_t off = (size_t)(s - c->buf);
+            size_t nc = c->cap * 2;
+            while (nc < c->len + n + 1) nc *= 2;
+            char *nb = realloc(c->buf, nc);
+            if (!nb) return -1;
+            c->buf = nb;
+            c->cap = nc;
+            s = c->buf + off;
+        }
+    }
     if (c->len + n + 1 > c->cap) {
         size_t nc = c->cap ? c->cap : 4096;
         while (nc < c->len + n + 1) nc *= 2;
@@ -89,16 +207,11 @@ static uint32_t prev_cp(const char *s, size_t end, size_t *start) {
     return utf8_decode((const uint8_t *)s + i, end - i, &adv);
 }
 
-// Rust char::is_alphanumeric (HF single_word): letters and numbers. Approximated
-// by ASCII alnum plus every non-ASCII letter/number PCRE2 knows.
+// HF's single_word test: the Rust regex crate's \w (Alphabetic, marks,
+// decimal digits, connector punctuation, joiners) at s[off].
 static int is_word_cp(Enc *c, const char *s, size_t off, size_t n) {
-    static const char pat[] = "^[\\p{L}\\p{N}]";
-    QrErr e;
-    pcre2_code *re = tok_regex(pat, sizeof pat - 1, &e, "single_word");
-    if (!re) return 0;
-    int r = pcre2_match(re, (PCRE2_SPTR)s + off, n - off, 0, PCRE2_NO_UTF_CHECK, c->md, NULL) >= 0;
-    pcre2_code_free(re);
-    return r;
+    return pcre2_match(c->t->word_re, (PCRE2_SPTR)s + off, n - off, 0, PCRE2_NO_UTF_CHECK | PCRE2_ANCHORED, c->md,
+                       c->mctx) >= 0;
 }
 
 // Applies HF's added-token options to a match [*ms, *me) found at or after
@@ -349,8 +462,23 @@ static int encode_text(Enc *c, const char *s, size_t n, int at_origin) {
         }
         if (rc) return rc;
     }
-    for (size_t k = 0; k < c->na; k++)
-        if (tok_model_piece(t, c->scratch, c->buf + c->a[k].off, c->a[k].len, &c->out)) return oom(c);
+    for (size_t k = 0; k < c->na; k++) {
+        const char *p = c->buf + c->a[k].off;
+        size_t n = c->a[k].len;
+        if (t->split_at_space_mark) {
+            // SentencePiece-style text without a pre-tokenizer: no token
+            // contains a U+2581 after another character (checked at load),
+            // so no merge crosses the start of a U+2581 run and the words
+            // can go through the model (and its cache) one by one.
+            size_t st = 0;
+            for (size_t i = 1; i + 3 <= n; i++) {
+                if (memcmp(p + i, "\xE2\x96\x81", 3) || (i >= 3 && !memcmp(p + i - 3, "\xE2\x96\x81", 3))) continue;
+                if (model_cached(c, p + st, i - st)) return oom(c);
+                st = i;
+            }
+            if (model_cached(c, p + st, n - st)) return oom(c);
+        } else if (model_cached(c, p, n)) return oom(c);
+    }
     return 0;
 }
 
@@ -405,47 +533,43 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, unsigned flags,
     size_t rl;
     char *repaired = utf8_repair(text, len, &rl);
     if (repaired) { text = repaired; len = rl; }
-    Enc c = {.t = t, .e = e};
+    Enc *cp = enc_get();
+    if (!cp) { free(repaired); return qr_fail(e, "out of memory while encoding"); }
+    Enc c_ = *cp; // work on a copy; buffers (which may move) are stored back below
+    Enc *c = &c_;
+    c->t = t;
+    c->e = e;
+    c->out = (TokIds){0};
     int rc = 0;
-    c.scratch = tok_scratch_new();
-    c.md = pcre2_match_data_create(4, NULL);
-    c.mctx = pcre2_match_context_create(NULL);
-    c.jit = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
-    if (!c.scratch || !c.md || !c.mctx || !c.jit) { rc = oom(&c); goto done; }
-    pcre2_jit_stack_assign(c.mctx, NULL, c.jit);
     int parse_special = !(flags & TOK_NO_PARSE_SPECIAL);
     if (flags & TOK_ADD_SPECIAL)
         for (int i = 0; i < t->n_prefix && !rc; i++)
-            if (tok_ids_push(&c.out, t->prefix_ids[i])) rc = oom(&c);
+            if (tok_ids_push(&c->out, t->prefix_ids[i])) rc = oom(c);
     size_t pos = 0, from = 0, ms, me;
     int32_t id;
     int seg_start = 1;
     while (!rc && find_added(t, text, len, from, 0, &ms, &me, &id)) {
         size_t st = ms, en = me;
-        if (!accept_added(&c, text, len, pos, &st, &en, id, parse_special)) { from = me; continue; }
+        if (!accept_added(c, text, len, pos, &st, &en, id, parse_special)) { from = me; continue; }
         if (st > pos) {
-            rc = encode_segment(&c, text + pos, st - pos, seg_start, pos == 0, parse_special);
+            rc = encode_segment(c, text + pos, st - pos, seg_start, pos == 0, parse_special);
             seg_start = 0;
         }
-        if (!rc && tok_ids_push(&c.out, id)) rc = oom(&c);
+        if (!rc && tok_ids_push(&c->out, id)) rc = oom(c);
         seg_start = 1;
         pos = from = en;
     }
-    if (!rc && pos < len) rc = encode_segment(&c, text + pos, len - pos, seg_start, pos == 0, parse_special);
+    if (!rc && pos < len) rc = encode_segment(c, text + pos, len - pos, seg_start, pos == 0, parse_special);
     if (flags & TOK_ADD_SPECIAL)
         for (int i = 0; i < t->n_suffix && !rc; i++)
-            if (tok_ids_push(&c.out, t->suffix_ids[i])) rc = oom(&c);
-    if (!rc && !c.out.v && !(c.out.v = malloc(sizeof(int32_t)))) rc = oom(&c);
-done:
-    if (rc) free(c.out.v);
-    else { *ids = c.out.v; *n = c.out.n; }
-    tok_scratch_free(c.scratch);
-    pcre2_match_data_free(c.md);
-    pcre2_match_context_free(c.mctx);
-    pcre2_jit_stack_free(c.jit);
-    free(c.buf);
-    free(c.a);
-    free(c.b);
+            if (tok_ids_push(&c->out, t->suffix_ids[i])) rc = oom(c);
+    if (!rc && !c->out.v && !(c->out.v = malloc(sizeof(int32_t)))) rc = oom(c);
+    if (rc) free(c->out.v);
+    else { *ids = c->out.v; *n = c->out.n; }
+    c->out = (TokIds){0};
+    c->t = NULL;
+    c->e = NULL;
+    *cp = c_;
     free(repaired);
     return rc;
 }

@@ -126,7 +126,7 @@ static int load(Tokenizer *t, GgufFile *g, QrErr *e) {
     }
     if (bpe && gguf_get_arr(g, "tokenizer.ggml.merges", GGUF_STRING, &merges, e)) return -1;
     if (tok_reserve(t, n)) return qr_fail(e, "out of memory");
-    t->model = spm ? TOK_MODEL_SPM : TOK_MODEL_BPE;
+    t->model = TOK_MODEL_BPE;
     t->bytelevel = bpe;
     char *tmp = NULL;
     size_t tmp_cap = 0;
@@ -135,39 +135,28 @@ static int load(Tokenizer *t, GgufFile *g, QrErr *e) {
         int type = types ? (int)gguf_arr_i(types, (uint64_t)i) : TT_NORMAL;
         if (type < TT_NORMAL || type > TT_BYTE) type = TT_NORMAL;
         float score = scores ? (float)gguf_arr_f(scores, (uint64_t)i) : 0.0f;
+        if (spm) {
+            if (tok_spm_piece(t, i, s.ptr, s.len, score, type)) { free(tmp); return qr_fail(e, "out of memory"); }
+            continue;
+        }
         if (s.len + 8 > tmp_cap) {
             tmp_cap = (s.len + 8) * 2;
             char *nt = realloc(tmp, tmp_cap);
             if (!nt) { free(tmp); return qr_fail(e, "out of memory"); }
             tmp = nt;
         }
-        int flags = 0;
-        // llama.cpp pads vocabularies to the model's size with "[PAD<id>]"
-        // user-defined tokens that HF does not have: never match those.
+        // Byte-level vocabulary: control and user-defined tokens are matched in
+        // the text first (their text is stored raw); llama.cpp pads
+        // vocabularies to the model's size with "[PAD<id>]" user-defined tokens
+        // that HF does not have: never match those.
         char padname[32];
         snprintf(padname, sizeof padname, "[PAD%d]", i);
-        int is_pad = gguf_str_eq(s, padname);
-        if ((type == TT_CONTROL || type == TT_USER || type == TT_UNKNOWN) && !is_pad) flags |= TF_ADDED;
+        int flags = 0;
+        if ((type == TT_CONTROL || type == TT_USER || type == TT_UNKNOWN) && !gguf_str_eq(s, padname)) flags |= TF_ADDED;
         if (type == TT_CONTROL || type == TT_UNKNOWN) flags |= TF_SPECIAL;
         const char *piece = NULL;
         size_t plen = 0;
-        int in_model = type == TT_NORMAL || type == TT_UNUSED || (spm && type == TT_USER) || type == TT_BYTE;
-        if (spm) {
-            if (type == TT_NORMAL || type == TT_UNUSED) {
-                // U+2581 (e2 96 81) stands for a space.
-                size_t o = 0;
-                for (size_t k = 0; k < s.len;) {
-                    if (k + 3 <= s.len && !memcmp(s.ptr + k, "\xE2\x96\x81", 3)) { tmp[o++] = ' '; k += 3; }
-                    else tmp[o++] = s.ptr[k++];
-                }
-                piece = tmp;
-                plen = o;
-            } else if (type == TT_BYTE) {
-                int b = tok_byte_token(s.ptr, s.len);
-                if (b >= 0) { tmp[0] = (char)b; piece = tmp; plen = 1; }
-            }
-            if (in_model && tok_map_put(&t->vocab, s.ptr, s.len, i) < 0) { free(tmp); return qr_fail(e, "out of memory"); }
-        } else if (type == TT_NORMAL || type == TT_UNUSED || type == TT_BYTE) {
+        if (type == TT_NORMAL || type == TT_UNUSED || type == TT_BYTE) {
             long m = tok_bytelevel_decode(s.ptr, s.len, tmp);
             if (m >= 0) {
                 piece = tmp;
@@ -206,10 +195,7 @@ static int load(Tokenizer *t, GgufFile *g, QrErr *e) {
         if (tok_gguf_pretok(t, pname, e)) return -1;
         snprintf(t->desc, sizeof t->desc, "GGUF gpt2 (byte-level BPE, pre-tokenizer %s), %d tokens", pname, n);
     } else {
-        t->spm_escape = 1;
-        t->spm_prefix = get_bool(g, "tokenizer.ggml.add_space_prefix", 1);
-        t->dec_strip_space = t->spm_prefix;
-        t->byte_fallback = 1;
+        tok_spm_setup(t, get_bool(g, "tokenizer.ggml.add_space_prefix", 1));
         snprintf(t->desc, sizeof t->desc, "GGUF llama (SentencePiece BPE), %d tokens", n);
     }
     t->bos_id = get_id(g, "tokenizer.ggml.bos_token_id", n);

@@ -91,6 +91,7 @@ struct Tokenizer {
     int n_added;
     int32_t added_first[257]; // added[added_first[b] .. added_first[b+1]) start with byte b
     int any_normalized_added;
+    pcre2_code *word_re;  // added tokens' single_word test (when any token has it)
 
     TokNorm *norm;
     int n_norm;
@@ -105,6 +106,8 @@ struct Tokenizer {
     int dec_strip_space;  // decoding removes the dummy-prefix space at segment starts
     int32_t *eog;
     int n_eog;
+    uint64_t serial;         // unique per loaded tokenizer (per-thread caches are keyed by it)
+    int split_at_space_mark; // one piece per U+2581-led word is safe (see tok_finish)
 };
 
 // ---- building (tok_load.c) ----
@@ -114,6 +117,9 @@ uint32_t tok_arena_add(Tokenizer *t, const char *s, size_t len);
 // Makes room for ids up to n-1 (new entries are TT_NONE).
 int tok_reserve(Tokenizer *t, int32_t n);
 // Sets entry id: stored string, decoded piece (NULL: same as the string).
+// tok_set_entry does the same without adding str to the stored-string map.
+int tok_set_entry(Tokenizer *t, int32_t id, const char *str, size_t len, const char *piece, size_t plen,
+                  float score, int type, int flags);
 int tok_set(Tokenizer *t, int32_t id, const char *str, size_t len, const char *piece, size_t plen,
             float score, int type, int flags);
 // The byte-level string (GPT-2 alphabet) s decoded to raw bytes into out
@@ -121,8 +127,11 @@ int tok_set(Tokenizer *t, int32_t id, const char *str, size_t len, const char *p
 long tok_bytelevel_decode(const char *s, size_t len, char *out);
 // The byte of a "<0xNN>" token (two hex digits), else -1.
 int tok_byte_token(const char *s, size_t len);
+int tok_merges_reserve(Tokenizer *t, size_t n);
 int tok_add_merge(Tokenizer *t, int32_t a, int32_t b, int32_t rank, int32_t id);
 const TokMerge *tok_find_merge(const Tokenizer *t, int32_t a, int32_t b);
+void tok_prefetch_merge(const Tokenizer *t, int32_t a, int32_t b);
+int tok_arena_scan_mark(const char *s, size_t n);
 // After all entries are set: builds the added-token index, byte tables, etc.
 int tok_finish(Tokenizer *t, QrErr *e);
 // Compiles a HF regex (Oniguruma syntax as used by tokenizers) with PCRE2 UTF+UCP+JIT.
@@ -137,6 +146,14 @@ int tok_load_json(Tokenizer *t, const char *name, const char *buf, size_t len, c
 int tok_load_gguf(Tokenizer *t, const char *path, const uint8_t *buf, size_t len, QrErr *e);
 // SentencePiece ModelProto (tokenizer.model):
 int tok_load_spm(Tokenizer *t, const char *name, const uint8_t *buf, size_t len, QrErr *e);
+// SentencePiece (tok_spm.c): sets piece id (U+2581 decodes to a space,
+// <0xNN> byte pieces to their byte; control/unknown/user pieces are matched
+// in text first), and the SentencePiece encoding setup (escape spaces, a
+// dummy U+2581 prefix when add_prefix, byte fallback).
+int tok_spm_piece(Tokenizer *t, int32_t id, const char *s, size_t len, float score, int type);
+void tok_spm_setup(Tokenizer *t, int add_prefix);
+// tokenizer_config.json: BOS/EOS ids and transformers' add_bos/add_eos rules.
+int tok_apply_config(Tokenizer *t, const char *path, QrErr *e);
 // The pre-tokenizer of a GGUF tokenizer.ggml.pre name (the HF regexes of that family).
 int tok_gguf_pretok(Tokenizer *t, const char *pre, QrErr *e);
 
@@ -146,6 +163,9 @@ typedef struct {
     size_t n, cap;
 } TokIds;
 int tok_ids_push(TokIds *o, int32_t id);
+
+// Empties this thread's cache of piece -> ids (benchmarks measure a cold cache).
+void tok_encode_cache_reset(void);
 
 typedef struct TokScratch TokScratch;
 TokScratch *tok_scratch_new(void);

@@ -10,8 +10,10 @@
 #include "util/fileio.h"
 
 Tokenizer *tok_new(void) {
+    static _Atomic uint64_t serial;
     Tokenizer *t = calloc(1, sizeof *t);
     if (!t) return NULL;
+    t->serial = ++serial;
     t->bos_id = t->eos_id = t->unk_id = -1;
     for (int i = 0; i < 256; i++) t->byte_id[i] = t->single[i] = -1;
     if (tok_map_init(&t->vocab, 0) || tok_map_init(&t->stored, 0)) { tok_free(t); return NULL; }
@@ -47,6 +49,12 @@ int tok_reserve(Tokenizer *t, int32_t n) {
 
 int tok_set(Tokenizer *t, int32_t id, const char *str, size_t len, const char *piece, size_t plen,
             float score, int type, int flags) {
+    if (tok_set_entry(t, id, str, len, piece, plen, score, type, flags)) return -1;
+    return tok_map_put(&t->stored, str, len, id) < 0 ? -1 : 0;
+}
+
+int tok_set_entry(Tokenizer *t, int32_t id, const char *str, size_t len, const char *piece, size_t plen,
+                  float score, int type, int flags) {
     if (id < 0 || tok_reserve(t, id + 1)) return -1;
     TokEntry *en = &t->tok[id];
     uint32_t so = tok_arena_add(t, str, len);
@@ -57,7 +65,7 @@ int tok_set(Tokenizer *t, int32_t id, const char *str, size_t len, const char *p
         if (po == UINT32_MAX) return -1;
     } else plen = len;
     *en = (TokEntry){so, (uint32_t)len, po, (uint32_t)plen, score, (uint8_t)type, (uint8_t)flags};
-    return tok_map_put(&t->stored, str, len, id) < 0 ? -1 : 0;
+    return 0;
 }
 
 long tok_bytelevel_decode(const char *s, size_t len, char *out) {
@@ -113,6 +121,12 @@ static int merges_grow(Tokenizer *t, size_t cap) {
     return 0;
 }
 
+int tok_merges_reserve(Tokenizer *t, size_t n) {
+    size_t cap = t->merge_cap ? t->merge_cap : 1024;
+    while (cap < n * 2 + 2) cap *= 2;
+    return cap == t->merge_cap ? 0 : merges_grow(t, cap);
+}
+
 int tok_add_merge(Tokenizer *t, int32_t a, int32_t b, int32_t rank, int32_t id) {
     if ((t->merge_n + 1) * 2 > t->merge_cap && merges_grow(t, t->merge_cap ? t->merge_cap * 2 : 1024)) return -1;
     uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
@@ -124,6 +138,11 @@ int tok_add_merge(Tokenizer *t, int32_t a, int32_t b, int32_t rank, int32_t id) 
     t->merges[j] = (TokMerge){key, rank, id};
     if (!dup) t->merge_n++;
     return dup;
+}
+
+void tok_prefetch_merge(const Tokenizer *t, int32_t a, int32_t b) {
+    uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
+    __builtin_prefetch(&t->merges[merge_hash(key, t->merge_cap)], 1);
 }
 
 const TokMerge *tok_find_merge(const Tokenizer *t, int32_t a, int32_t b) {
@@ -177,40 +196,32 @@ int tok_finish(Tokenizer *t, QrErr *e) {
         }
     }
     if (t->n_vocab <= 0) return qr_fail(e, "empty vocabulary");
+    for (int k = 0; k < n && !t->word_re; k++)
+        if (t->tok[t->added[k]].flags & TF_SINGLE_WORD) {
+            static const char w[] = "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]";
+            if (!(t->word_re = tok_regex(w, sizeof w - 1, e, "single_word"))) return -1;
+        }
+    // Text that reaches the model whole (no pre-tokenizer) with spaces written
+    // as U+2581 (SentencePiece; HF Llama/Mistral files) can be cut before
+    // every U+2581 that follows another character when no token has such a
+    // U+2581 inside: then no merge ever spans the cut, and the merges on
+    // either side do not interact (merge order only matters between
+    // overlapping pairs). ignore_merges and subword affixes change what a
+    // piece gives, so they rule it out.
+    if (t->n_pre == 0 && !t->ignore_merges && !t->cont_prefix && !t->word_suffix) {
+        int ok = 0;
+        for (int32_t i = 0; i < t->n_vocab && !ok; i++)
+            if (!tok_arena_scan_mark(t->arena + t->tok[i].str, t->tok[i].slen)) ok = -1;
+        t->split_at_space_mark = ok == 0;
+    }
     return 0;
 }
 
-pcre2_code *tok_regex(const char *pat, size_t len, QrErr *e, const char *field) {
-    int err;
-    PCRE2_SIZE off;
-    // UTF + UCP: \s \d \w and POSIX classes are Unicode-aware as in Oniguruma;
-    // MULTILINE: Oniguruma's Ruby syntax (what HF uses) makes ^ and $ line anchors.
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &err, &off, NULL);
-    if (!re) {
-        PCRE2_UCHAR msg[160];
-        pcre2_get_error_message(err, msg, sizeof msg);
-        qr_fail(e, "%s: bad regex at offset %zu: %s", field, (size_t)off, (char *)msg);
-        return NULL;
-    }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); // falls back to the interpreter if JIT is unavailable
-    return re;
-}
-
-pcre2_code *tok_regex_literal(const char *s, size_t len, QrErr *e, const char *field) {
-    char *q = malloc(len * 2 + 1);
-    if (!q) { qr_fail(e, "out of memory"); return NULL; }
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x80 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
-            if (c == 0) { q[n++] = '\\'; q[n++] = '0'; continue; }
-            q[n++] = '\\';
-        }
-        q[n++] = (char)c;
-    }
-    pcre2_code *re = tok_regex(q, n, e, field);
-    free(q);
-    return re;
+// 1 if s has no U+2581 right after another character (a leading run is fine).
+int tok_arena_scan_mark(const char *s, size_t n) {
+    for (size_t i = 1; i + 3 <= n; i++)
+        if (!memcmp(s + i, "\xE2\x96\x81", 3) && (i < 3 || memcmp(s + i - 3, "\xE2\x96\x81", 3))) return 0;
+    return 1;
 }
 
 void tok_free(Tokenizer *t) {
@@ -221,6 +232,7 @@ void tok_free(Tokenizer *t) {
         pcre2_code_free(t->norm[i].re);
     }
     for (int i = 0; i < t->n_pre; i++) pcre2_code_free(t->pre[i].re);
+    pcre2_code_free(t->word_re);
     free(t->norm);
     free(t->pre);
     free(t->tok);
@@ -282,8 +294,11 @@ static int load_file(Tokenizer *t, const char *path, const char *cfg, QrErr *e) 
     while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t')) i++;
     int rc;
     if (len >= 4 && !memcmp(buf, "GGUF", 4)) rc = tok_load_gguf(t, path, (const uint8_t *)buf, len, e);
-    else if (i < len && buf[i] == '{') rc = tok_load_json(t, path, buf, len, cfg, e);
-    else rc = tok_load_spm(t, path, (const uint8_t *)buf, len, e);
+    else if (i < len && (buf[i] == '{' || buf[i] == '[')) rc = tok_load_json(t, path, buf, len, cfg, e);
+    else {
+        rc = tok_load_spm(t, path, (const uint8_t *)buf, len, e);
+        if (!rc && cfg) rc = tok_apply_config(t, cfg, e);
+    }
     free(buf);
     return rc;
 }
@@ -296,7 +311,9 @@ int tok_load(Tokenizer **out, const char *path, QrErr *e) {
     char file[4096], cfg[4096], dir[4096];
     if (qr_is_dir(path)) {
         snprintf(dir, sizeof dir, "%s", path);
+        // tokenizer.json (or a gzip-compressed tokenizer.json.gz), else tokenizer.model
         join(file, sizeof file, dir, "tokenizer.json");
+        if (!qr_file_exists(file)) join(file, sizeof file, dir, "tokenizer.json.gz");
         if (!qr_file_exists(file)) join(file, sizeof file, dir, "tokenizer.model");
         if (!qr_file_exists(file)) {
             tok_free(t);

@@ -3,7 +3,7 @@
 #include <string.h>
 
 static int grow_slots(TokMap *m, size_t cap) {
-    TokMapSlot *ns = malloc(cap * sizeof *ns);
+    TokMapSlot *ns = aligned_alloc(64, cap * sizeof *ns);
     if (!ns) return -1;
     for (size_t i = 0; i < cap; i++) ns[i].len = UINT32_MAX;
     for (size_t i = 0; i < m->cap; i++) {
@@ -25,10 +25,20 @@ int tok_map_init(TokMap *m, size_t reserve_n) {
     return grow_slots(m, cap);
 }
 
+int tok_map_reserve(TokMap *m, size_t n) {
+    size_t cap = m->cap ? m->cap : 16;
+    while (cap < n * 2) cap *= 2;
+    return cap == m->cap ? 0 : grow_slots(m, cap);
+}
+
 void tok_map_free(TokMap *m) {
     free(m->slots);
     free(m->arena);
     memset(m, 0, sizeof *m);
+}
+
+static inline const char *slot_key(const TokMap *m, const TokMapSlot *s) {
+    return s->len <= TOK_MAP_INLINE ? s->key : m->arena + s->off;
 }
 
 static size_t find_slot(const TokMap *m, const char *key, size_t len, uint32_t h) {
@@ -36,36 +46,51 @@ static size_t find_slot(const TokMap *m, const char *key, size_t len, uint32_t h
     for (;;) {
         const TokMapSlot *s = &m->slots[j];
         if (s->len == UINT32_MAX) return j;
-        if (s->hash == h && s->len == len && !memcmp(m->arena + s->off, key, len)) return j;
+        if (s->hash == h && s->len == len && !memcmp(slot_key(m, s), key, len)) return j;
         j = (j + 1) & (m->cap - 1);
     }
 }
 
 int tok_map_put(TokMap *m, const char *key, size_t len, int32_t val) {
+    return tok_map_put_h(m, key, len, tok_fnv1a(key, len), val);
+}
+
+int tok_map_put_h(TokMap *m, const char *key, size_t len, uint32_t h, int32_t val) {
     if (len >= UINT32_MAX) return -1;
     if ((m->n + 1) * 2 > m->cap && grow_slots(m, m->cap * 2)) return -1;
-    uint32_t h = tok_fnv1a(key, len);
     size_t j = find_slot(m, key, len, h);
-    if (m->slots[j].len != UINT32_MAX) { m->slots[j].val = val; return 1; }
-    if (m->arena_len + len + 1 > m->arena_cap) {
-        size_t nc = m->arena_cap ? m->arena_cap : 4096;
-        while (nc < m->arena_len + len + 1) nc *= 2;
-        if (nc > UINT32_MAX) return -1;
-        char *na = realloc(m->arena, nc);
-        if (!na) return -1;
-        m->arena = na;
-        m->arena_cap = nc;
+    TokMapSlot *s = &m->slots[j];
+    if (s->len != UINT32_MAX) { s->val = val; return 1; }
+    uint32_t off = 0;
+    if (len > TOK_MAP_INLINE) {
+        if (m->arena_len + len > m->arena_cap) {
+            size_t nc = m->arena_cap ? m->arena_cap : 4096;
+            while (nc < m->arena_len + len) nc *= 2;
+            if (nc > UINT32_MAX) return -1;
+            char *na = realloc(m->arena, nc);
+            if (!na) return -1;
+            m->arena = na;
+            m->arena_cap = nc;
+        }
+        memcpy(m->arena + m->arena_len, key, len);
+        off = (uint32_t)m->arena_len;
+        m->arena_len += len;
     }
-    if (len) memcpy(m->arena + m->arena_len, key, len);
-    m->arena[m->arena_len + len] = 0;
-    m->slots[j] = (TokMapSlot){h, (uint32_t)m->arena_len, (uint32_t)len, val};
-    m->arena_len += len + 1;
+    s->hash = h;
+    s->len = (uint32_t)len;
+    s->val = val;
+    s->off = off;
+    if (len <= TOK_MAP_INLINE && len) memcpy(s->key, key, len);
     m->n++;
     return 0;
 }
 
-int32_t tok_map_get(const TokMap *m, const char *key, size_t len, int32_t dflt) {
+int32_t tok_map_get_h(const TokMap *m, const char *key, size_t len, uint32_t h, int32_t dflt) {
     if (!m->cap) return dflt;
-    size_t j = find_slot(m, key, len, tok_fnv1a(key, len));
+    size_t j = find_slot(m, key, len, h);
     return m->slots[j].len == UINT32_MAX ? dflt : m->slots[j].val;
+}
+
+int32_t tok_map_get(const TokMap *m, const char *key, size_t len, int32_t dflt) {
+    return tok_map_get_h(m, key, len, tok_fnv1a(key, len), dflt);
 }

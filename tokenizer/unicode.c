@@ -158,16 +158,10 @@ static int decompose(CpBuf *b, uint32_t cp) {
     return d[1] ? decompose(b, d[1]) : 0;
 }
 
-char *unicode_nfc(const char *text, size_t len, size_t *out_len) {
+static char *nfc_region(const char *text, size_t len, size_t *out_len) {
     const uint8_t *s = (const uint8_t *)text;
-    // Every code point below U+0300 is NFC-stable on its own, and only a mark
-    // or a Hangul/other composing character (all >= U+0300, lead byte >= 0xCC)
-    // can change its neighbours: text without such bytes is already NFC.
-    size_t i = 0;
-    while (i < len && s[i] < 0xCC) i++;
-    if (i == len) return NULL;
     CpBuf b = {0};
-    for (i = 0; i < len;) {
+    for (size_t i = 0; i < len;) {
         int adv;
         uint32_t cp = utf8_decode(s + i, len - i, &adv);
         i += (size_t)adv;
@@ -207,6 +201,55 @@ char *unicode_nfc(const char *text, size_t len, size_t *out_len) {
     if ((size_t)(p - o) == len && !memcmp(o, s, len)) { free(o); return NULL; }
     *out_len = (size_t)(p - o);
     return (char *)o;
+}
+
+// NFC of the whole text, normalizing only where it can change: every code
+// point below U+0300 is NFC-stable on its own, and only characters >= U+0300
+// (lead byte >= 0xCC) compose or reorder. The boundary between two ASCII
+// characters X Y is a safe cut: Y is a starter that never composes with X, and
+// a starter stops reordering and composition. So each stretch with a byte
+// >= 0xCC is normalized from the previous such cut to the next one, and the
+// rest is copied.
+char *unicode_nfc(const char *text, size_t len, size_t *out_len) {
+    const uint8_t *s = (const uint8_t *)text;
+    size_t i = 0;
+    while (i < len && s[i] < 0xCC) i++;
+    if (i == len) return NULL;
+    char *out = NULL;
+    size_t o = 0, cap = 0, done = 0; // text[0..done) is already in out
+    while (i < len) {
+        // stretch [a, z) around the byte at i, bounded by safe cuts
+        size_t a = i;
+        while (a > done && !(s[a] < 0x80 && s[a - 1] < 0x80)) a--;
+        size_t z = i + 1;
+        while (z < len && !(s[z] < 0x80 && s[z - 1] < 0x80)) z++;
+        size_t nl;
+        char *n = nfc_region(text + a, z - a, &nl);
+        const char *piece = n ? n : text + a;
+        size_t pl = n ? nl : z - a;
+        size_t need = o + (a - done) + pl + (len - z) + 1;
+        if (need > cap) {
+            cap = need + len / 4;
+            char *g = realloc(out, cap);
+            if (!g) { free(out); free(n); return NULL; }
+            out = g;
+        }
+        memcpy(out + o, text + done, a - done);
+        o += a - done;
+        memcpy(out + o, piece, pl);
+        o += pl;
+        free(n);
+        done = z;
+        i = z;
+        while (i < len && s[i] < 0xCC) i++;
+    }
+    if (!out) return NULL;
+    memcpy(out + o, text + done, len - done);
+    o += len - done;
+    out[o] = 0;
+    if (o == len && !memcmp(out, text, len)) { free(out); return NULL; }
+    *out_len = o;
+    return out;
 }
 
 // ---- byte-level alphabet (GPT-2's bytes_to_unicode) ----

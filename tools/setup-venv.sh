@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 python3 -m venv .venv
 .venv/bin/pip install --upgrade pip
-.venv/bin/pip install torch transformers tokenizers safetensors sentencepiece protobuf numpy bitsandbytes evalplus nltk
+.venv/bin/pip install torch transformers tokenizers safetensors sentencepiece protobuf numpy bitsandbytes "accelerate>=1.1.0" evalplus nltk

@@ -100,38 +100,77 @@ int qr_read_file(const char *path, char **out, size_t *len, QrErr *e) {
     return 0;
 }
 
-int qr_write_file_atomic(const char *path, const void *buf, size_t len, QrErr *e) {
+int qr_atomic_open(QrAtomicFile *f, const char *path, QrErr *e) {
     size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp) return qr_fail(e, "%s: out of memory", path);
-    snprintf(tmp, pl + 16, "%s.tmp%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) { qr_fail(e, "%s: cannot create: %s", tmp, strerror(errno)); free(tmp); return -1; }
+    f->fd = -1;
+    f->path = strdup(path);
+    f->tmp = malloc(pl + 16);
+    if (!f->path || !f->tmp) {
+        free(f->path);
+        free(f->tmp);
+        return qr_fail(e, "%s: out of memory", path);
+    }
+    snprintf(f->tmp, pl + 16, "%s.tmp%d", path, (int)getpid());
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+        qr_fail(e, "%s: cannot create: %s", f->tmp, strerror(errno));
+        free(f->path);
+        free(f->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void qr_atomic_abort(QrAtomicFile *f) {
+    if (f->fd >= 0) close(f->fd);
+    unlink(f->tmp);
+    free(f->path);
+    free(f->tmp);
+    f->fd = -1;
+    f->path = f->tmp = NULL;
+}
+
+int qr_atomic_write(QrAtomicFile *f, const void *buf, size_t len, QrErr *e) {
     const char *p = buf;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
+    while (len) {
+        ssize_t w = write(f->fd, p, len);
         if (w < 0) {
             if (errno == EINTR) continue;
-            qr_fail(e, "%s: write failed: %s", tmp, strerror(errno));
-            close(fd); unlink(tmp); free(tmp);
-            return -1;
+            return qr_fail(e, "%s: write failed: %s", f->tmp, strerror(errno));
         }
         p += w;
-        left -= (size_t)w;
+        len -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        qr_fail(e, "%s: fsync/close failed: %s", tmp, strerror(errno));
-        unlink(tmp); free(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        qr_fail(e, "%s: rename failed: %s", path, strerror(errno));
-        unlink(tmp); free(tmp);
-        return -1;
-    }
-    free(tmp);
     return 0;
+}
+
+int qr_atomic_commit(QrAtomicFile *f, QrErr *e) {
+    if (fsync(f->fd) != 0 || close(f->fd) != 0) {
+        qr_fail(e, "%s: fsync/close failed: %s", f->tmp, strerror(errno));
+        f->fd = -1;
+        qr_atomic_abort(f);
+        return -1;
+    }
+    f->fd = -1;
+    if (rename(f->tmp, f->path) != 0) {
+        qr_fail(e, "%s: rename failed: %s", f->path, strerror(errno));
+        qr_atomic_abort(f);
+        return -1;
+    }
+    free(f->path);
+    free(f->tmp);
+    f->path = f->tmp = NULL;
+    return 0;
+}
+
+int qr_write_file_atomic(const char *path, const void *buf, size_t len, QrErr *e) {
+    QrAtomicFile f;
+    if (qr_atomic_open(&f, path, e)) return -1;
+    if (qr_atomic_write(&f, buf, len, e)) {
+        qr_atomic_abort(&f);
+        return -1;
+    }
+    return qr_atomic_commit(&f, e);
 }
 
 int qr_file_exists(const char *path) {

@@ -23,5 +23,17 @@ int qr_read_file(const char *path, char **out, size_t *len, QrErr *e);
 // the new one, never a torn one.
 int qr_write_file_atomic(const char *path, const void *buf, size_t len, QrErr *e);
 
+// The same, streamed, for files too large to hold in memory: writes go to
+// path.tmp<pid>; commit fsyncs and renames it over path; abort (also called by
+// a failing commit) removes it. After open fails nothing needs cleaning up.
+typedef struct {
+    int fd;
+    char *path, *tmp;
+} QrAtomicFile;
+int qr_atomic_open(QrAtomicFile *f, const char *path, QrErr *e);
+int qr_atomic_write(QrAtomicFile *f, const void *buf, size_t len, QrErr *e);
+int qr_atomic_commit(QrAtomicFile *f, QrErr *e);
+void qr_atomic_abort(QrAtomicFile *f);
+
 int qr_file_exists(const char *path);
 int qr_is_dir(const char *path);

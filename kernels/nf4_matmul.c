@@ -1,0 +1,293 @@
+// See kernels/nf4_matmul.h for the arithmetic. SIMD layout: a 64-element block
+// is 32 packed bytes = eight 32-bit lanes; shifting every lane right by 4p
+// exposes nibble p of each lane, i.e. elements 8d + (p^1) for d = 0..7. x is
+// reordered once per call to match: xp[b*64 + p*8 + d] = x[b*64 + 8d + (p^1)].
+// AVX2 looks the 16 levels up from two 8-float registers (vpermps on the low 3
+// bits, blendv on bit 3 moved to the sign bit); AVX-512 does it with one
+// 16-lane vpermps over two blocks at once.
+#ifndef __clang__
+#pragma GCC optimize("fp-contract=off") // the reference spells out every fma
+#endif
+#include "kernels/nf4_matmul.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/qisa.h"
+#include "quant/half.h"
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define QR_HAVE_AVX2 1
+#if defined(__GNUC__) || defined(__clang__)
+#define QR_HAVE_AVX512 1
+#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#endif
+#endif
+
+static inline float round_ct(float v, QrComputeType ct) {
+    return ct == QR_COMPUTE_F16 ? qr_round_half(v) : ct == QR_COMPUTE_BF16 ? qr_round_bf16(v) : v;
+}
+
+static inline int canonical(const QrNF4 *w, QrComputeType ct) {
+    return ct == QR_COMPUTE_F32 && w->cols % QR_NF4_BLOCK == 0;
+}
+
+// ---- scalar references ----------------------------------------------------------
+
+// Row r in the canonical order (cols % 64 == 0).
+static float dot_canonical(const QrNF4 *w, int64_t r, const float *x) {
+    const int64_t nb = w->cols / QR_NF4_BLOCK;
+    float acc[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        float s;
+        qr_nf4_block_scales(w, r * nb + b, 1, &s);
+        const uint8_t *pb = w->packed + (r * w->cols + b * QR_NF4_BLOCK) / 2;
+        const float *xb = x + b * QR_NF4_BLOCK;
+        for (int d = 0; d < 8; d++) {
+            float s0 = 0.0f, s1 = 0.0f;
+            for (int p = 0; p < 8; p++) {
+                const uint8_t byte = pb[4 * d + p / 2];
+                const float c = w->code[(p & 1) ? byte >> 4 : byte & 15];
+                const float xv = xb[8 * d + (p ^ 1)];
+                if (p & 1) s1 = fmaf(c, xv, s1);
+                else s0 = fmaf(c, xv, s0);
+            }
+            const float t = s0 + s1;
+            acc[d] = fmaf(t, s, acc[d]);
+        }
+    }
+    const float a = (acc[0] + acc[4]) + (acc[2] + acc[6]);
+    const float c = (acc[1] + acc[5]) + (acc[3] + acc[7]);
+    return a + c;
+}
+
+// Row r dequantized weight by weight (any shape), a left-to-right sum.
+static float dot_sequential(const QrNF4 *w, int64_t r, const float *x, QrComputeType ct) {
+    const int64_t lo = r * w->cols, hi = lo + w->cols;
+    float acc = 0.0f;
+    for (int64_t i = lo; i < hi;) {
+        const int64_t b = i / QR_NF4_BLOCK;
+        const int64_t end = (b + 1) * QR_NF4_BLOCK < hi ? (b + 1) * QR_NF4_BLOCK : hi;
+        float s;
+        qr_nf4_block_scales(w, b, 1, &s);
+        for (; i < end; i++) {
+            const uint8_t byte = w->packed[i / 2];
+            const float wv = round_ct(w->code[(i & 1) ? (byte & 15) : (byte >> 4)] * s, ct);
+            const float p = round_ct(x[i - lo], ct) * wv;
+            acc = acc + p;
+        }
+    }
+    return round_ct(acc, ct);
+}
+
+void qr_nf4_matmul_ref(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, float *y) {
+    const int canon = canonical(w, ct);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < w->rows; r++)
+        for (int64_t i = 0; i < m; i++)
+            y[i * w->rows + r] = canon ? dot_canonical(w, r, x + i * w->cols) : dot_sequential(w, r, x + i * w->cols, ct);
+}
+
+// ---- AVX2 -------------------------------------------------------------------------
+#ifdef QR_HAVE_AVX2
+static void permute_x(const float *x, int64_t cols, float *xp) {
+    for (int64_t b = 0; b < cols; b += QR_NF4_BLOCK)
+        for (int p = 0; p < 8; p++)
+            for (int d = 0; d < 8; d++) xp[b + p * 8 + d] = x[b + 8 * d + (p ^ 1)];
+}
+
+// ((v0+v4) + (v2+v6)) + ((v1+v5) + (v3+v7))
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// The 8 levels of nibble p of every lane of v.
+#define NF4_LOOKUP(v, p, tlo, thi)                                                                      \
+    _mm256_blendv_ps(_mm256_permutevar8x32_ps(tlo, _mm256_srli_epi32(v, 4 * (p))),                     \
+                     _mm256_permutevar8x32_ps(thi, _mm256_srli_epi32(v, 4 * (p))),                     \
+                     _mm256_castsi256_ps(_mm256_slli_epi32(v, 28 - 4 * (p))))
+
+// s0 + s1 of one block: the two fma chains of the canonical order.
+static inline __m256 block_sum(const __m256 c[8], const float *xb) {
+    const __m256 z = _mm256_setzero_ps();
+    __m256 s0 = _mm256_fmadd_ps(c[0], _mm256_loadu_ps(xb), z);
+    __m256 s1 = _mm256_fmadd_ps(c[1], _mm256_loadu_ps(xb + 8), z);
+    s0 = _mm256_fmadd_ps(c[2], _mm256_loadu_ps(xb + 16), s0);
+    s1 = _mm256_fmadd_ps(c[3], _mm256_loadu_ps(xb + 24), s1);
+    s0 = _mm256_fmadd_ps(c[4], _mm256_loadu_ps(xb + 32), s0);
+    s1 = _mm256_fmadd_ps(c[5], _mm256_loadu_ps(xb + 40), s1);
+    s0 = _mm256_fmadd_ps(c[6], _mm256_loadu_ps(xb + 48), s0);
+    s1 = _mm256_fmadd_ps(c[7], _mm256_loadu_ps(xb + 56), s1);
+    return _mm256_add_ps(s0, s1);
+}
+
+static inline void decode_codes(const uint8_t *src, __m256 tlo, __m256 thi, __m256 c[8]) {
+    const __m256i v = _mm256_loadu_si256((const __m256i *)src);
+    c[0] = NF4_LOOKUP(v, 0, tlo, thi);
+    c[1] = NF4_LOOKUP(v, 1, tlo, thi);
+    c[2] = NF4_LOOKUP(v, 2, tlo, thi);
+    c[3] = NF4_LOOKUP(v, 3, tlo, thi);
+    c[4] = NF4_LOOKUP(v, 4, tlo, thi);
+    c[5] = NF4_LOOKUP(v, 5, tlo, thi);
+    c[6] = NF4_LOOKUP(v, 6, tlo, thi);
+    c[7] = NF4_LOOKUP(v, 7, tlo, thi);
+}
+
+// Decode: two weight rows against one permuted x (the x loads are shared).
+static void matvec2_avx2(const uint8_t *wa, const uint8_t *wb, const float *sa, const float *sb, const float *xp,
+                         int64_t nb, const float *code, float *ya, float *yb) {
+    const __m256 tlo = _mm256_loadu_ps(code), thi = _mm256_loadu_ps(code + 8), z = _mm256_setzero_ps();
+    __m256 acca = z, accb = z;
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256i va = _mm256_loadu_si256((const __m256i *)(wa + 32 * b));
+        const __m256i vb = _mm256_loadu_si256((const __m256i *)(wb + 32 * b));
+        const float *xb = xp + 64 * b;
+        __m256 a0 = z, a1 = z, b0 = z, b1 = z, xv;
+#define STEP2(p, A, B)                                       \
+    xv = _mm256_loadu_ps(xb + 8 * (p));                      \
+    A = _mm256_fmadd_ps(NF4_LOOKUP(va, p, tlo, thi), xv, A); \
+    B = _mm256_fmadd_ps(NF4_LOOKUP(vb, p, tlo, thi), xv, B);
+        STEP2(0, a0, b0)
+        STEP2(1, a1, b1)
+        STEP2(2, a0, b0)
+        STEP2(3, a1, b1)
+        STEP2(4, a0, b0)
+        STEP2(5, a1, b1)
+        STEP2(6, a0, b0)
+        STEP2(7, a1, b1)
+#undef STEP2
+        acca = _mm256_fmadd_ps(_mm256_add_ps(a0, a1), _mm256_set1_ps(sa[b]), acca);
+        accb = _mm256_fmadd_ps(_mm256_add_ps(b0, b1), _mm256_set1_ps(sb[b]), accb);
+    }
+    *ya = hsum256(acca);
+    *yb = hsum256(accb);
+}
+
+static __m256 matvec1_blocks_avx2(const uint8_t *wa, const float *sa, const float *xp, int64_t nb, const float *code,
+                                  __m256 acc) {
+    const __m256 tlo = _mm256_loadu_ps(code), thi = _mm256_loadu_ps(code + 8);
+    for (int64_t b = 0; b < nb; b++) {
+        __m256 c[8];
+        decode_codes(wa + 32 * b, tlo, thi, c);
+        acc = _mm256_fmadd_ps(block_sum(c, xp + 64 * b), _mm256_set1_ps(sa[b]), acc);
+    }
+    return acc;
+}
+
+// Prefill / batch: one weight row against x rows [0, mc) of a chunk; each
+// block's codes are decoded once and used for every x row.
+enum { XCHUNK = 16 };
+static void rows_chunk_avx2(const uint8_t *wa, const float *sa, const float *xp, int64_t cols, int mc,
+                            const float *code, float *out /* [mc] */) {
+    const __m256 tlo = _mm256_loadu_ps(code), thi = _mm256_loadu_ps(code + 8);
+    __m256 acc[XCHUNK];
+    for (int i = 0; i < mc; i++) acc[i] = _mm256_setzero_ps();
+    const int64_t nb = cols / QR_NF4_BLOCK;
+    for (int64_t b = 0; b < nb; b++) {
+        __m256 c[8];
+        decode_codes(wa + 32 * b, tlo, thi, c);
+        const __m256 sc = _mm256_set1_ps(sa[b]);
+        for (int i = 0; i < mc; i++) acc[i] = _mm256_fmadd_ps(block_sum(c, xp + i * cols + 64 * b), sc, acc[i]);
+    }
+    for (int i = 0; i < mc; i++) out[i] = hsum256(acc[i]);
+}
+#endif // QR_HAVE_AVX2
+
+// ---- AVX-512 (decode) -----------------------------------------------------------
+#ifdef QR_HAVE_AVX512
+AVX512_FN static inline __m512 x_pair(const float *xb, int p) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(xb + 8 * p)), _mm256_loadu_ps(xb + 64 + 8 * p),
+                              1);
+}
+
+// Two blocks per step: lanes 0-7 block b, 8-15 block b+1. The two halves are
+// folded into the 8-lane accumulator one after the other, in block order.
+AVX512_FN static __m256 matvec1_avx512(const uint8_t *wa, const float *sa, const float *xp, int64_t nb,
+                                       const float *code) {
+    const __m512 t = _mm512_loadu_ps(code), z = _mm512_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const __m512i v = _mm512_loadu_si512((const void *)(wa + 32 * b));
+        const float *xb = xp + 64 * b;
+        __m512 s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(v, t), x_pair(xb, 0), z);
+        __m512 s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t), x_pair(xb, 1), z);
+        s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 8), t), x_pair(xb, 2), s0);
+        s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 12), t), x_pair(xb, 3), s1);
+        s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 16), t), x_pair(xb, 4), s0);
+        s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 20), t), x_pair(xb, 5), s1);
+        s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 24), t), x_pair(xb, 6), s0);
+        s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 28), t), x_pair(xb, 7), s1);
+        const __m512 s = _mm512_add_ps(s0, s1);
+        acc = _mm256_fmadd_ps(_mm512_castps512_ps256(s), _mm256_set1_ps(sa[b]), acc);
+        acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(s, 1), _mm256_set1_ps(sa[b + 1]), acc);
+    }
+    if (b < nb) acc = matvec1_blocks_avx2(wa + 32 * b, sa + b, xp + 64 * b, nb - b, code, acc);
+    return acc;
+}
+#endif
+
+// ---- dispatch ---------------------------------------------------------------------
+void qr_nf4_matmul(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, float *y) {
+    const int isa = qr_qisa();
+    if (m <= 0) return;
+#ifdef QR_HAVE_AVX2
+    const int64_t rows = w->rows, cols = w->cols, nb = cols / QR_NF4_BLOCK;
+    float *xp = NULL;
+    if (isa != QR_ISA_SCALAR && canonical(w, ct)) xp = malloc(sizeof(float) * (size_t)(m * cols));
+    if (!xp) {
+        qr_nf4_matmul_ref(w, x, m, ct, y); // odd shape, half compute, scalar level, or no memory
+        return;
+    }
+    for (int64_t i = 0; i < m; i++) permute_x(x + i * cols, cols, xp + i * cols);
+    const int use512 = isa == QR_ISA_AVX512;
+#pragma omp parallel
+    {
+        float *sc = malloc(sizeof(float) * (size_t)(2 * nb)); // block scales of up to two rows
+        if (m == 1) {
+#pragma omp for schedule(static)
+            for (int64_t r = 0; r < rows; r += 2) {
+                const int two = r + 1 < rows;
+                if (!sc) { // no scratch: this thread's rows by the reference
+                    for (int64_t k = r; k < r + 1 + two; k++) y[k] = dot_canonical(w, k, x);
+                    continue;
+                }
+                qr_nf4_block_scales(w, r * nb, (1 + two) * nb, sc);
+                const uint8_t *wa = w->packed + r * cols / 2;
+#ifdef QR_HAVE_AVX512
+                if (use512) {
+                    y[r] = hsum256(matvec1_avx512(wa, sc, xp, nb, w->code));
+                    if (two) y[r + 1] = hsum256(matvec1_avx512(wa + cols / 2, sc + nb, xp, nb, w->code));
+                    continue;
+                }
+#endif
+                if (two) matvec2_avx2(wa, wa + cols / 2, sc, sc + nb, xp, nb, w->code, y + r, y + r + 1);
+                else y[r] = hsum256(matvec1_blocks_avx2(wa, sc, xp, nb, w->code, _mm256_setzero_ps()));
+            }
+        } else {
+#pragma omp for schedule(static)
+            for (int64_t r = 0; r < rows; r++) {
+                if (!sc) {
+                    for (int64_t i = 0; i < m; i++) y[i * rows + r] = dot_canonical(w, r, x + i * cols);
+                    continue;
+                }
+                qr_nf4_block_scales(w, r * nb, nb, sc);
+                float out[XCHUNK];
+                for (int64_t i0 = 0; i0 < m; i0 += XCHUNK) {
+                    const int mc = (int)(m - i0 < XCHUNK ? m - i0 : XCHUNK);
+                    rows_chunk_avx2(w->packed + r * cols / 2, sc, xp + i0 * cols, cols, mc, w->code, out);
+                    for (int i = 0; i < mc; i++) y[(i0 + i) * rows + r] = out[i];
+                }
+            }
+        }
+        free(sc);
+    }
+    (void)use512;
+    free(xp);
+#else
+    (void)isa;
+    qr_nf4_matmul_ref(w, x, m, ct, y);
+#endif
+}

@@ -1,0 +1,35 @@
+// See kernels/qisa.h.
+#include "kernels/qisa.h"
+#include <stdlib.h>
+#include <string.h>
+
+static int detect(void) {
+    int isa = QR_ISA_SCALAR;
+#if defined(__AVX2__) && defined(__FMA__)
+    isa = QR_ISA_AVX2;
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        isa = QR_ISA_AVX512;
+#endif
+#endif
+    const char *env = getenv("QROBUST_SIMD");
+    if (env && strcmp(env, "scalar") == 0) isa = QR_ISA_SCALAR;
+    if (env && strcmp(env, "avx2") == 0 && isa > QR_ISA_AVX2) isa = QR_ISA_AVX2;
+    return isa;
+}
+
+static int g_isa = -1;
+
+int qr_qisa(void) {
+    if (g_isa < 0) g_isa = detect();
+    return g_isa;
+}
+
+const char *qr_qisa_name(void) {
+    static const char *names[] = {"scalar", "avx2", "avx512"};
+    return names[qr_qisa()];
+}
+
+void qr_qisa_reset(void) { g_isa = -1; }
