@@ -19,7 +19,7 @@
 #include "util/timer.h"
 
 static void usage(void) {
-    printf("usage: qrobust bench --arch NAME [--dtype bf16|f16|f32] [--prompt N] [--gen N] [--batch B]\n"
+    printf("usage: qrobust bench --arch NAME [--dtype bf16|f16|f32] [--quant int8|nf4] [--prompt N] [--gen N] [--batch B]\n"
            "                     [--threads N] [--reps N] [--seed S] [--no-bandwidth] [--json]\n"
            "       qrobust bench --list\n"
            "\n"
@@ -35,6 +35,8 @@ static void usage(void) {
            "                   llama-3.2-1b, qwen2.5-coder-0.5b) or the path of a config.json\n"
            "  --dtype D        weight storage: bf16, f16 or f32 (default bf16; the study's checkpoints\n"
            "                   are bf16/f16 except starcoder2-3b/15b, stored f32)\n"
+           "  --quant Q        quantize the block linears on load as bitsandbytes does: int8\n"
+           "                   (LLM.int8, threshold 6) or nf4 (double quant, float32 compute)\n"
            "  --prompt N       prompt tokens per sequence (default 128)\n"
            "  --gen N          decode steps (default 32)\n"
            "  --batch B        sequences decoded together (default 1)\n"
@@ -123,7 +125,7 @@ int cmd_bench(int argc, char **argv) {
         usage();
         return 0;
     }
-    const char *arch = NULL, *dtype = "bf16";
+    const char *arch = NULL, *dtype = "bf16", *quant = NULL;
     long long P = 128, G = 32, B = 1, threads = 0, reps = 3, seed = 1;
     int as_json = 0, bandwidth = 1;
     for (int i = 1; i < argc; i++) {
@@ -142,7 +144,8 @@ int cmd_bench(int argc, char **argv) {
                 matched = 1;
             }
         if (matched) continue;
-        if ((r = cli_flag_value(argc, argv, &i, "--arch", &arch)) || (r = cli_flag_value(argc, argv, &i, "--dtype", &dtype))) {
+        if ((r = cli_flag_value(argc, argv, &i, "--arch", &arch)) || (r = cli_flag_value(argc, argv, &i, "--dtype", &dtype)) ||
+            (r = cli_flag_value(argc, argv, &i, "--quant", &quant))) {
             if (r < 0) return 2;
         } else if (cli_is_flag(argv, i, "--json")) as_json = 1;
         else if (cli_is_flag(argv, i, "--no-bandwidth")) bandwidth = 0;
@@ -155,6 +158,10 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(dtype, "f16")) dt = QR_DT_F16;
     else if (!strcmp(dtype, "f32")) dt = QR_DT_F32;
     else return cli_dief("--dtype '%s': expected bf16, f16 or f32", dtype);
+    QrLoadOpts lo = {0};
+    if (quant && !strcmp(quant, "int8")) lo.quant.fmt = QR_WF_INT8;
+    else if (quant && !strcmp(quant, "nf4")) lo.quant.fmt = QR_WF_NF4;
+    else if (quant) return cli_dief("--quant '%s': expected int8 or nf4", quant);
     if (threads) omp_set_num_threads((int)threads);
 
     // The config: a known checkpoint, or a config.json file.
@@ -181,7 +188,7 @@ int cmd_bench(int argc, char **argv) {
     }
     json_decref(cfg);
     QrModel *m;
-    if (qr_model_from_checkpoint(&m, &ck, NULL, &e)) return cli_die(&e);
+    if (qr_model_from_checkpoint(&m, &ck, &lo, &e)) return cli_die(&e);
     if (P + G > m->cfg.max_pos) {
         qr_model_free(m);
         return cli_dief("bench: --prompt + --gen = %lld exceeds the context of %s (%d)", P + G, name, m->cfg.max_pos);
@@ -209,6 +216,7 @@ int cmd_bench(int argc, char **argv) {
         json_object_set_new(o, "model_type", json_string(c->model_type));
         json_object_set_new(o, "parameters", json_integer(np));
         json_object_set_new(o, "dtype", json_string(dtype));
+        json_object_set_new(o, "quant", quant ? json_string(quant) : json_null());
         json_object_set_new(o, "threads", json_integer(nthreads));
         json_object_set_new(o, "prompt", json_integer(P));
         json_object_set_new(o, "gen", json_integer(G));
@@ -227,10 +235,10 @@ int cmd_bench(int argc, char **argv) {
         free(s);
         json_decref(o);
     } else {
-        printf("bench %s: %s (model_type %s), %lld parameters, %s weights, %d threads\n", name, c->arch,
-               c->model_type, (long long)np, dtype, nthreads);
-        printf("  random weights built in %.1f s; weights %.2f GB, KV cache %.2f GB (%lld x %lld positions), "
-               "peak RSS %.2f GB\n",
+        printf("bench %s: %s (model_type %s), %lld parameters, %s weights%s%s, %d threads\n", name, c->arch,
+               c->model_type, (long long)np, dtype, quant ? ", block linears " : "", quant ? quant : "", nthreads);
+        printf("  random weights built in %.1f s; weights %.3f GB, KV cache %.3f GB (%lld x %lld positions), "
+               "peak RSS %.3f GB\n",
                t.t_build, wbytes / 1e9, kv / 1e9, B, P + G, rss / 1e9);
         printf("  prefill: %lld x %lld tokens  %8.1f tok/s\n", B, P, t.prefill_tps);
         printf("  decode:  batch %lld, %lld steps %8.2f tok/s  (%.2f GB of weights read per step, %.1f GB/s",
