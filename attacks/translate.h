@@ -7,9 +7,8 @@
 //                rule-based, English -> Spanish -> English. A different engine
 //                from the study's, labelled as such in every result.
 //   mbart:DIR    mBART-50 many-to-many (the study's engine, pivot German), run in
-//                qrobust itself from a Hugging Face checkpoint directory. Its
-//                slot is here (qr_mbart_open, attacks/translate_mbart.c) but the
-//                engine is not built yet: opening it fails with a clear message.
+//                qrobust itself from a Hugging Face checkpoint directory
+//                (attacks/translate_mbart.c over attacks/mbart.h).
 // A DIR without the "mbart:" prefix means mbart:DIR.
 #pragma once
 #include <stddef.h>

@@ -19,6 +19,7 @@ int cmd_run(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_translate(int argc, char **argv);
 
 // Prints "qrobust: <msg>" to stderr and returns 2 (use: `return cli_die(&err);`).
 int cli_die(const QrErr *e);

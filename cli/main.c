@@ -21,6 +21,7 @@ static const Command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "print the token ids of a text (or decode ids)"},
     {"quantize", cmd_quantize, "write an int8 (LLM.int8) or nf4 checkpoint in bitsandbytes layout"},
     {"attack", cmd_attack, "write a perturbed dataset (char, word, sentence, ...)"},
+    {"translate", cmd_translate, "translate / back-translate text with an mBART-50 checkpoint (sentence attack)"},
     {"evaluate", cmd_evaluate, "execute generated samples against a benchmark's tests (pass@k)"},
     {"bench", cmd_bench, "measure speed on a random-weight model of a real architecture"},
 };
