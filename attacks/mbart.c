@@ -169,54 +169,25 @@ out:
 
 // ---- weights ----
 
-static const QrTensor *need(const QrCheckpoint *ck, const char *name, QrErr *e) {
-    const QrTensor *t = qr_ckpt_find(ck, name);
-    if (!t) qr_fail(e, "%s: tensor '%s' is missing", ck->path, name);
-    return t;
-}
-
-// A vector (or a [1, n] row, as final_logits_bias is stored) as owned f32.
-static float *load_vec(const QrCheckpoint *ck, const char *name, int64_t n, QrErr *e) {
-    const QrTensor *t = need(ck, name, e);
-    if (!t) return NULL;
-    char sh[96];
-    int ok = (t->ndim == 1 && t->shape[0] == n) || (t->ndim == 2 && t->shape[0] == 1 && t->shape[1] == n);
-    if (!ok) {
-        qr_fail(e, "%s: tensor '%s' has shape %s, the config implies [%lld]", t->file, name,
-                qr_shape_str(t, sh, sizeof sh), (long long)n);
-        return NULL;
-    }
-    float *v = malloc((size_t)n * sizeof *v);
-    if (!v) {
-        qr_fail(e, "out of memory");
-        return NULL;
-    }
-    if (qr_to_f32(t->dtype, t->data, v, (size_t)n)) {
-        qr_fail(e, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)", t->file, name, qr_dtype_name(t->dtype));
-        free(v);
-        return NULL;
-    }
-    return v;
-}
-
+// Tensor names are "<prefix>.weight" / "<prefix>.bias"; prefixes fit in 160 bytes.
 static int load_linear(const QrCheckpoint *ck, const char *prefix, int out, int in, int bias, QrLinear *L, QrErr *e) {
-    char name[160];
+    char name[176];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    const QrTensor *t = need(ck, name, e);
+    const QrTensor *t = qr_ckpt_need(ck, name, e);
     if (!t || qr_linear_from_tensor(L, t, out, in, 0, QR_WF_F32, e)) return -1;
     if (bias) {
         snprintf(name, sizeof name, "%s.bias", prefix);
-        if (!(L->bias = load_vec(ck, name, out, e))) return -1;
+        if (!(L->bias = qr_ckpt_vec(ck, name, out, e))) return -1;
     }
     return 0;
 }
 
 static int load_norm(const QrCheckpoint *ck, const char *prefix, int d, float **w, float **b, QrErr *e) {
-    char name[160];
+    char name[176];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    if (!(*w = load_vec(ck, name, d, e))) return -1;
+    if (!(*w = qr_ckpt_vec(ck, name, d, e))) return -1;
     snprintf(name, sizeof name, "%s.bias", prefix);
-    return (*b = load_vec(ck, name, d, e)) ? 0 : -1;
+    return (*b = qr_ckpt_vec(ck, name, d, e)) ? 0 : -1;
 }
 
 static int load_attn(const QrCheckpoint *ck, const char *prefix, const char *ln, int d, MbartAttn *a, QrErr *e) {
@@ -324,7 +295,7 @@ int mbart_load(MbartModel **out, const char *dir, QrErr *e) {
     if (load_linear(ck, emb, c->vocab_size, d, 0, &m->embed, e)) goto fail;
     if (!c->tie_embeddings && load_linear(ck, "lm_head", c->vocab_size, d, 0, &m->head, e)) goto fail;
     if (qr_ckpt_find(ck, "final_logits_bias")) {
-        if (!(m->logits_bias = load_vec(ck, "final_logits_bias", c->vocab_size, e))) goto fail;
+        if (!(m->logits_bias = qr_ckpt_vec(ck, "final_logits_bias", c->vocab_size, e))) goto fail;
     } else if (!(m->logits_bias = calloc((size_t)c->vocab_size, sizeof(float)))) {
         qr_fail(e, "out of memory");
         goto fail;
