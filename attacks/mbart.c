@@ -88,15 +88,16 @@ static int read_ids(const json_t *v, int *ids, int max, int *n, const char *key,
 
 // Generation parameters: generation_config.json when the directory has one,
 // else the legacy keys of config.json (transformers' from_model_config);
-// special token ids missing from the former come from config.json.
+// special token ids missing from the former come from config.json. dir NULL:
+// config.json only.
 static int read_gen(const json_t *cfg, const char *cfg_file, const char *dir, const MbartConfig *c, MbartGen *g,
                     QrErr *e) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/generation_config.json", dir);
+    char path[4096] = "";
+    if (dir) snprintf(path, sizeof path, "%s/generation_config.json", dir);
     json_t *gj = NULL;
     const json_t *j = cfg;
     const char *file = cfg_file;
-    if (qr_is_dir(dir) && qr_file_exists(path)) {
+    if (dir && qr_file_exists(path)) {
         json_error_t je;
         if (!(gj = json_load_file(path, 0, &je))) return qr_fail(e, "%s: line %d: %s", path, je.line, je.text);
         if (!json_is_object(gj)) {
@@ -273,22 +274,23 @@ void mbart_free(MbartModel *m) {
     free(m);
 }
 
-int mbart_load(MbartModel **out, const char *dir, QrErr *e) {
+int mbart_from_checkpoint(MbartModel **out, QrCheckpoint *ck_in, const char *gen_dir, QrErr *e) {
     *out = NULL;
     MbartModel *m = calloc(1, sizeof *m);
-    if (!m) return qr_fail(e, "out of memory");
-    if (qr_ckpt_open(&m->ckpt, dir, e)) {
-        free(m);
-        return -1;
+    if (!m) {
+        qr_ckpt_close(ck_in);
+        return qr_fail(e, "out of memory");
     }
+    m->ckpt = *ck_in;
+    memset(ck_in, 0, sizeof *ck_in);
     const QrCheckpoint *ck = &m->ckpt;
-    if (ck->kind != QR_CKPT_HF || !ck->config) {
-        qr_fail(e, "%s: an mBART translator is a Hugging Face checkpoint directory (config.json + safetensors)", dir);
+    if (!ck->config) {
+        qr_fail(e, "%s: an mBART translator is a Hugging Face checkpoint directory (config.json + safetensors)", ck->path);
         goto fail;
     }
+    const char *cfg_file = ck->config_path ? ck->config_path : ck->path;
     MbartConfig *c = &m->cfg;
-    if (read_config(ck->config, ck->config_path, c, e)) goto fail;
-    if (read_gen(ck->config, ck->config_path, qr_is_dir(dir) ? dir : ".", c, &m->gen, e)) goto fail;
+    if (read_config(ck->config, cfg_file, c, e) || read_gen(ck->config, cfg_file, gen_dir, c, &m->gen, e)) goto fail;
     int d = c->d_model;
     // The shared embedding; older checkpoints also (or only) carry the tied copies.
     const char *emb = qr_ckpt_find(ck, "model.shared.weight") ? "model.shared" : "model.encoder.embed_tokens";
@@ -307,6 +309,17 @@ int mbart_load(MbartModel **out, const char *dir, QrErr *e) {
 fail:
     mbart_free(m);
     return -1;
+}
+
+int mbart_load(MbartModel **out, const char *dir, QrErr *e) {
+    *out = NULL;
+    QrCheckpoint ck;
+    if (qr_ckpt_open(&ck, dir, e)) return -1;
+    if (ck.kind != QR_CKPT_HF) {
+        qr_ckpt_close(&ck);
+        return qr_fail(e, "%s: an mBART translator is a Hugging Face checkpoint directory (config.json + safetensors)", dir);
+    }
+    return mbart_from_checkpoint(out, &ck, qr_is_dir(dir) ? dir : NULL, e);
 }
 
 // ---- forward pieces ----
