@@ -104,11 +104,139 @@ float qr_noise_at(const QrNoiseKey *k, uint64_t i) {
     return b[i & 3];
 }
 
+#ifdef __AVX2__
+#include <immintrin.h>
+
+// Eight Philox4x32-10 blocks at once (lane l: counter block0 + l), the same
+// integer operations as qr_philox4x32_10. Requires block0 + 7 < 2^32 within the
+// same high word (the caller keeps runs inside one 2^32-block window).
+static inline void philox8(__m256i c0, __m256i c1, uint32_t k0, uint32_t k1, __m256i x[4]) {
+    __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
+    const __m256i m0 = _mm256_set1_epi32((int)QR_PHILOX_M0), m1 = _mm256_set1_epi32((int)QR_PHILOX_M1);
+    for (int r = 0; r < 10; r++) {
+        if (r) {
+            k0 += QR_PHILOX_W0;
+            k1 += QR_PHILOX_W1;
+        }
+        // 32x32 -> 64 products of the even lanes, then of the odd lanes.
+        __m256i pe0 = _mm256_mul_epu32(c0, m0), po0 = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), m0);
+        __m256i pe1 = _mm256_mul_epu32(c2, m1), po1 = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), m1);
+        __m256i lo0 = _mm256_blend_epi32(pe0, _mm256_slli_epi64(po0, 32), 0xAA);
+        __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(pe0, 32), po0, 0xAA);
+        __m256i lo1 = _mm256_blend_epi32(pe1, _mm256_slli_epi64(po1, 32), 0xAA);
+        __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(pe1, 32), po1, 0xAA);
+        __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32((int)k0));
+        __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32((int)k1));
+        c0 = n0;
+        c1 = lo1;
+        c2 = n2;
+        c3 = lo0;
+    }
+    x[0] = c0, x[1] = c1, x[2] = c2, x[3] = c3;
+}
+
+static inline __m256 fma8(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+
+// qr_noise_ln_u on 8 lanes (m in [1, 2^24]): the same operations in the same order.
+static inline __m256 ln_u8(__m256i m) {
+    __m256 mf = _mm256_cvtepi32_ps(m); // exact below 2^24 + 1
+    __m256i bits = _mm256_castps_si256(mf);
+    __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
+    __m256 f = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)),
+                                                   _mm256_set1_epi32(0x3F800000)));
+    __m256 big = _mm256_cmp_ps(f, _mm256_set1_ps(K_SQRT2), _CMP_GT_OQ);
+    f = _mm256_blendv_ps(f, _mm256_mul_ps(f, _mm256_set1_ps(0.5f)), big);
+    e = _mm256_sub_epi32(e, _mm256_castps_si256(big)); // big lanes are -1: e + 1
+    __m256 one = _mm256_set1_ps(1.0f);
+    __m256 sv = _mm256_div_ps(_mm256_sub_ps(f, one), _mm256_add_ps(f, one));
+    __m256 t = _mm256_mul_ps(sv, sv);
+    __m256 p = fma8(t, _mm256_set1_ps(K_I11), _mm256_set1_ps(K_I9));
+    p = fma8(t, p, _mm256_set1_ps(K_I7));
+    p = fma8(t, p, _mm256_set1_ps(K_I5));
+    p = fma8(t, p, _mm256_set1_ps(K_I3));
+    p = fma8(t, p, one);
+    __m256 lnf = _mm256_mul_ps(_mm256_add_ps(sv, sv), p);
+    __m256 ef = _mm256_cvtepi32_ps(_mm256_sub_epi32(e, _mm256_set1_epi32(24)));
+    return fma8(ef, _mm256_set1_ps(K_LN2), lnf);
+}
+
+// qr_noise_cossin on 8 lanes.
+static inline void cossin8(__m256i k2, __m256 *c, __m256 *s) {
+    __m256i q = _mm256_srli_epi32(k2, 22), r = _mm256_and_si256(k2, _mm256_set1_epi32(0x3FFFFF));
+    __m256i swap = _mm256_cmpgt_epi32(r, _mm256_set1_epi32(1 << 21));
+    __m256i rr = _mm256_blendv_epi8(r, _mm256_sub_epi32(_mm256_set1_epi32(1 << 22), r), swap);
+    __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(rr), _mm256_set1_ps(K_PI_2_23));
+    __m256 t2 = _mm256_mul_ps(t, t);
+    __m256 ps = fma8(t2, _mm256_set1_ps(K_S9), _mm256_set1_ps(K_S7));
+    ps = fma8(t2, ps, _mm256_set1_ps(K_S5));
+    ps = fma8(t2, ps, _mm256_set1_ps(K_S3));
+    __m256 sn = fma8(_mm256_mul_ps(t, t2), ps, t);
+    __m256 pc = fma8(t2, _mm256_set1_ps(K_C10), _mm256_set1_ps(K_C8));
+    pc = fma8(t2, pc, _mm256_set1_ps(K_C6));
+    pc = fma8(t2, pc, _mm256_set1_ps(K_C4));
+    pc = fma8(t2, pc, _mm256_set1_ps(K_C2));
+    __m256 cs = fma8(t2, pc, _mm256_set1_ps(1.0f));
+    __m256 sw = _mm256_castsi256_ps(swap);
+    __m256 s0 = _mm256_blendv_ps(sn, cs, sw), c0 = _mm256_blendv_ps(cs, sn, sw);
+    // Quarter turns: q=1 (-s, c), q=2 (-c, -s), q=3 (s, -c).
+    __m256 odd = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(q, _mm256_set1_epi32(1)), _mm256_set1_epi32(1)));
+    __m256 cc = _mm256_blendv_ps(c0, s0, odd), ss = _mm256_blendv_ps(s0, c0, odd);
+    __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 negc = _mm256_castsi256_ps(_mm256_or_si256(_mm256_cmpeq_epi32(q, _mm256_set1_epi32(1)),
+                                                      _mm256_cmpeq_epi32(q, _mm256_set1_epi32(2))));
+    __m256 negs = _mm256_castsi256_ps(_mm256_or_si256(_mm256_cmpeq_epi32(q, _mm256_set1_epi32(2)),
+                                                      _mm256_cmpeq_epi32(q, _mm256_set1_epi32(3))));
+    *c = _mm256_xor_ps(cc, _mm256_and_ps(negc, sign));
+    *s = _mm256_xor_ps(ss, _mm256_and_ps(negs, sign));
+}
+
+// The noise of 32 consecutive elements, blocks b0 .. b0+7 (b0 + 7 in the same
+// 2^32-block window), into out[32] in element order.
+static void fill32(const QrNoiseKey *k, uint64_t b0, float *out) {
+    __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)b0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i c1 = _mm256_set1_epi32((int)(uint32_t)(b0 >> 32));
+    __m256i x[4];
+    philox8(c0, c1, k->key[0], k->key[1], x);
+    __m256 lv = _mm256_set1_ps(k->level), z[4];
+    if (k->dist == QR_NOISE_UNIFORM) {
+        for (int j = 0; j < 4; j++) {
+            __m256i kk = _mm256_srli_epi32(x[j], 8);
+            __m256i v = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(kk, kk), _mm256_set1_epi32(1)),
+                                         _mm256_set1_epi32(1 << 24));
+            z[j] = _mm256_mul_ps(lv, _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_set1_ps(K_2M24)));
+        }
+    } else {
+        for (int a = 0; a < 4; a += 2) {
+            __m256i m = _mm256_add_epi32(_mm256_srli_epi32(x[a], 8), _mm256_set1_epi32(1));
+            __m256 R = _mm256_sqrt_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f), ln_u8(m)));
+            __m256 c, sn;
+            cossin8(_mm256_srli_epi32(x[a + 1], 8), &c, &sn);
+            z[a] = _mm256_mul_ps(lv, _mm256_mul_ps(R, c));
+            z[a + 1] = _mm256_mul_ps(lv, _mm256_mul_ps(R, sn));
+        }
+    }
+    float t[4][8];
+    for (int j = 0; j < 4; j++) _mm256_storeu_ps(t[j], z[j]);
+    for (int l = 0; l < 8; l++)
+        for (int j = 0; j < 4; j++) out[4 * l + j] = t[j][l];
+}
+#endif
+
 void qr_noise_fill(const QrNoiseKey *k, uint64_t start, size_t n, float *out) {
     size_t j = 0;
     float b[4];
     while (j < n) {
         uint64_t i = start + j;
+#ifdef __AVX2__
+        // Whole runs of 8 blocks go through the 8-lane path (bit-identical);
+        // the scalar path takes the edges and runs that cross a 2^32-block boundary.
+        uint64_t blk = i >> 2;
+        if ((i & 3) == 0 && n - j >= 32 && (uint32_t)blk <= 0xFFFFFFF8u) {
+            fill32(k, blk, out + j);
+            j += 32;
+            continue;
+        }
+#endif
         qr_noise_block(k, i >> 2, b);
         for (unsigned lane = (unsigned)(i & 3); lane < 4 && j < n; lane++) out[j++] = b[lane];
     }

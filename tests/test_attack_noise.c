@@ -108,6 +108,23 @@ static void test_fill_matches_pointwise(void **st) {
         qr_noise_fill(&k, start + 1000, 37, buf);
         for (int j = 0; j < 37; j++) assert_int_equal(bits(buf[j]), bits(qr_noise_at(&k, start + 1000 + j)));
     }
+    // Long runs (the 8-lane AVX2 path where built) and a run across the
+    // 2^32-block boundary of the counter, both distributions, bit for bit.
+    static float big[70000];
+    for (int d = 0; d < 2; d++) {
+        QrNoiseSpec s2 = {d ? QR_NOISE_UNIFORM : QR_NOISE_GAUSSIAN, 3e-3f, 42, QR_NOISE_ALL};
+        QrNoiseKey kk;
+        qr_noise_key(&kk, &s2, "model.embed_tokens.weight");
+        const uint64_t starts[2] = {12345, ((1ull << 32) - 5) * 4 + 1};
+        for (int t = 0; t < 2; t++) {
+            size_t n = t ? 200 : 70000;
+            qr_noise_fill(&kk, starts[t], n, big);
+            for (size_t j = 0; j < n; j++)
+                if (bits(big[j]) != bits(qr_noise_at(&kk, starts[t] + j)))
+                    fail_msg("dist %d start %llu + %zu: %a vs %a", d, (unsigned long long)starts[t], j, (double)big[j],
+                             (double)qr_noise_at(&kk, starts[t] + j));
+        }
+    }
     // Another tensor name, another seed: other noise.
     QrNoiseKey k2, k3;
     qr_noise_key(&k2, &sp, "w2");

@@ -137,7 +137,20 @@ static int model_cached(Enc *c, const char *p, size_t n) {
     return 0;
 }
 
+// Appends n bytes at s, which may point into c->buf itself.
 static int buf_append(Enc *c, const char *s, size_t n) {
+    if (c->len + n + 1 > c->cap) {
+        if (c->buf && s >= c->buf && s < c->buf + c->cap) {
+            size_t off = (size_t)(s - c->buf);
+            size_t nc = c->cap * 2;
+            while (nc < c->len + n + 1) nc *= 2;
+            char *nb = realloc(c->buf, nc);
+            if (!nb) return -1;
+            c->buf = nb;
+            c->cap = nc;
+            s = c->buf + off;
+        }
+    }
     if (c->len + n + 1 > c->cap) {
         size_t nc = c->cap ? c->cap : 4096;
         while (nc < c->len + n + 1) nc *= 2;
@@ -194,16 +207,11 @@ static uint32_t prev_cp(const char *s, size_t end, size_t *start) {
     return utf8_decode((const uint8_t *)s + i, end - i, &adv);
 }
 
-// Rust char::is_alphanumeric (HF single_word): letters and numbers. Approximated
-// by ASCII alnum plus every non-ASCII letter/number PCRE2 knows.
+// HF's single_word test: the Rust regex crate's \w (Alphabetic, marks,
+// decimal digits, connector punctuation, joiners) at s[off].
 static int is_word_cp(Enc *c, const char *s, size_t off, size_t n) {
-    static const char pat[] = "^[\\p{L}\\p{N}]";
-    QrErr e;
-    pcre2_code *re = tok_regex(pat, sizeof pat - 1, &e, "single_word");
-    if (!re) return 0;
-    int r = pcre2_match(re, (PCRE2_SPTR)s + off, n - off, 0, PCRE2_NO_UTF_CHECK, c->md, NULL) >= 0;
-    pcre2_code_free(re);
-    return r;
+    return pcre2_match(c->t->word_re, (PCRE2_SPTR)s + off, n - off, 0, PCRE2_NO_UTF_CHECK | PCRE2_ANCHORED, c->md,
+                       c->mctx) >= 0;
 }
 
 // Applies HF's added-token options to a match [*ms, *me) found at or after

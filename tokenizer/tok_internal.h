@@ -91,6 +91,7 @@ struct Tokenizer {
     int n_added;
     int32_t added_first[257]; // added[added_first[b] .. added_first[b+1]) start with byte b
     int any_normalized_added;
+    pcre2_code *word_re;  // added tokens' single_word test (when any token has it)
 
     TokNorm *norm;
     int n_norm;

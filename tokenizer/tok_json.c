@@ -602,10 +602,16 @@ static int model(Ctx *c, json_t *m) {
     return 0;
 }
 
-static int added_tokens(Ctx *c, json_t *a) {
+// Added tokens get their ids as HF's AddedVocabulary gives them, whatever
+// the "id" fields say (tokenizers warns and goes on when they differ): the
+// model's id when the content is in the model's vocabulary, the id of an
+// earlier added token with the same content, else the next id after the model
+// vocabulary (its number of entries) and the added tokens so far.
+static int added_tokens(Ctx *c, json_t *a, int32_t model_size) {
     Tokenizer *t = c->t;
     if (!a || json_is_null(a)) return 0;
     if (!json_is_array(a)) return fail(c, "added_tokens", "expected an array");
+    int64_t max_added = -1;
     for (size_t i = 0; i < json_array_size(a); i++) {
         json_t *o = json_array_get(a, i);
         json_t *id = json_object_get(o, "id"), *content = json_object_get(o, "content");
@@ -621,12 +627,14 @@ static int added_tokens(Ctx *c, json_t *a) {
             return -1;
         int flags = TF_ADDED | (special ? TF_SPECIAL : 0) | (lstrip ? TF_LSTRIP : 0) | (rstrip ? TF_RSTRIP : 0) |
                     (single ? TF_SINGLE_WORD : 0) | (normalized ? TF_NORMALIZED : 0);
-        int32_t iid = (int32_t)json_integer_value(id);
         const char *s = json_string_value(content);
         size_t sl = json_string_length(content);
-        if (iid < t->n_vocab && t->tok[iid].type != TT_NONE && t->tok[iid].slen == sl &&
-            !memcmp(tok_str(t, iid), s, sl)) {
-            // Already in the model's vocabulary: mark it, and decode it to its content.
+        int32_t iid = tok_map_get(&t->stored, s, sl, -1);
+        if (iid < 0) iid = (int32_t)(max_added >= model_size ? max_added + 1 : model_size);
+        if (iid > max_added) max_added = iid;
+        if (iid < t->n_vocab && t->tok[iid].type != TT_NONE && t->tok[iid].slen == sl && !memcmp(tok_str(t, iid), s, sl)) {
+            // Already there (in the model's vocabulary, or added before): mark
+            // it, and decode it to its content.
             t->tok[iid].flags = (uint8_t)flags;
             t->tok[iid].type = special ? TT_CONTROL : TT_USER;
             t->tok[iid].piece = t->tok[iid].str;
@@ -700,7 +708,8 @@ int tok_load_json(Tokenizer *t, const char *name, const char *buf, size_t len, c
     if (normalizer(&c, json_object_get(root, "normalizer"), "normalizer") ||
         pretokenizer(&c, json_object_get(root, "pre_tokenizer"), "pre_tokenizer") ||
         decoder(&c, json_object_get(root, "decoder"), "decoder", 0) ||
-        model(&c, json_object_get(root, "model")) || added_tokens(&c, json_object_get(root, "added_tokens")) ||
+        model(&c, json_object_get(root, "model")) ||
+        added_tokens(&c, json_object_get(root, "added_tokens"), (int32_t)json_object_size(json_object_get(json_object_get(root, "model"), "vocab"))) ||
         post_processor(&c, json_object_get(root, "post_processor"), "post_processor"))
         goto done;
     for (int i = 0; i < t->n_prefix; i++)
@@ -723,6 +732,8 @@ int tok_load_json(Tokenizer *t, const char *name, const char *buf, size_t len, c
              t->n_vocab);
     rc = 0;
 done:
+    // Messages from shared helpers (regex compilation) name only the field.
+    if (rc && strncmp(e->msg, name, strlen(name))) qr_err_prefix(e, "%s", name);
     free(c.sbuf[0]);
     free(c.sbuf[1]);
     for (int k = 0; k < c.n_dec_replace; k++) {

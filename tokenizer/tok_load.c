@@ -196,6 +196,11 @@ int tok_finish(Tokenizer *t, QrErr *e) {
         }
     }
     if (t->n_vocab <= 0) return qr_fail(e, "empty vocabulary");
+    for (int k = 0; k < n && !t->word_re; k++)
+        if (t->tok[t->added[k]].flags & TF_SINGLE_WORD) {
+            static const char w[] = "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]";
+            if (!(t->word_re = tok_regex(w, sizeof w - 1, e, "single_word"))) return -1;
+        }
     // Text that reaches the model whole (no pre-tokenizer) with spaces written
     // as U+2581 (SentencePiece; HF Llama/Mistral files) can be cut before
     // every U+2581 that follows another character when no token has such a
@@ -219,39 +224,6 @@ int tok_arena_scan_mark(const char *s, size_t n) {
     return 1;
 }
 
-pcre2_code *tok_regex(const char *pat, size_t len, QrErr *e, const char *field) {
-    int err;
-    PCRE2_SIZE off;
-    // UTF + UCP: \s \d \w and POSIX classes are Unicode-aware as in Oniguruma;
-    // MULTILINE: Oniguruma's Ruby syntax (what HF uses) makes ^ and $ line anchors.
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &err, &off, NULL);
-    if (!re) {
-        PCRE2_UCHAR msg[160];
-        pcre2_get_error_message(err, msg, sizeof msg);
-        qr_fail(e, "%s: bad regex at offset %zu: %s", field, (size_t)off, (char *)msg);
-        return NULL;
-    }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); // falls back to the interpreter if JIT is unavailable
-    return re;
-}
-
-pcre2_code *tok_regex_literal(const char *s, size_t len, QrErr *e, const char *field) {
-    char *q = malloc(len * 2 + 1);
-    if (!q) { qr_fail(e, "out of memory"); return NULL; }
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x80 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
-            if (c == 0) { q[n++] = '\\'; q[n++] = '0'; continue; }
-            q[n++] = '\\';
-        }
-        q[n++] = (char)c;
-    }
-    pcre2_code *re = tok_regex(q, n, e, field);
-    free(q);
-    return re;
-}
-
 void tok_free(Tokenizer *t) {
     if (!t) return;
     for (int i = 0; i < t->n_norm; i++) {
@@ -260,6 +232,7 @@ void tok_free(Tokenizer *t) {
         pcre2_code_free(t->norm[i].re);
     }
     for (int i = 0; i < t->n_pre; i++) pcre2_code_free(t->pre[i].re);
+    pcre2_code_free(t->word_re);
     free(t->norm);
     free(t->pre);
     free(t->tok);
@@ -321,7 +294,7 @@ static int load_file(Tokenizer *t, const char *path, const char *cfg, QrErr *e) 
     while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t')) i++;
     int rc;
     if (len >= 4 && !memcmp(buf, "GGUF", 4)) rc = tok_load_gguf(t, path, (const uint8_t *)buf, len, e);
-    else if (i < len && buf[i] == '{') rc = tok_load_json(t, path, buf, len, cfg, e);
+    else if (i < len && (buf[i] == '{' || buf[i] == '[')) rc = tok_load_json(t, path, buf, len, cfg, e);
     else {
         rc = tok_load_spm(t, path, (const uint8_t *)buf, len, e);
         if (!rc && cfg) rc = tok_apply_config(t, cfg, e);
