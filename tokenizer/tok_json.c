@@ -739,12 +739,14 @@ static void arena_install(void) { json_set_alloc_funcs(arena_malloc, arena_free)
 
 static json_t *parse_in_arena(const char *buf, size_t len, json_error_t *je, ArenaChunk **arena) {
     pthread_once(&arena_once, arena_install);
-    ArenaChunk *a = malloc(sizeof *a + (len * 5 > (1u << 20) ? len * 5 : (1u << 20)));
+    // jansson needs about 4.5 bytes per byte of JSON (40 MB for Llama-3's 9 MB).
+    size_t cap = len * 5 > (64u << 10) ? len * 5 : (64u << 10);
+    ArenaChunk *a = malloc(sizeof *a + cap);
     *arena = NULL;
     if (!a) return json_loadb(buf, len, 0, je); // no arena: plain malloc (and a leak-free decref below)
     a->next = NULL;
     a->used = 0;
-    a->cap = len * 5 > (1u << 20) ? len * 5 : (1u << 20);
+    a->cap = cap;
     tls_arena = a;
     json_t *root = json_loadb(buf, len, 0, je);
     *arena = tls_arena;
