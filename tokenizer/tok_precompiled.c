@@ -13,13 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tokenizer/tok_pb.h"
+#include "tokenizer/protobuf.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/unicode_gcb.h"
 #include "tokenizer/unigram.h"
 #include "util/fileio.h"
-
-// The protobuf wire format: tokenizer/tok_pb.h.
 
 void qr_spm_free(QrSpmModel *m) {
     if (!m) return;

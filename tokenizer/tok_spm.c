@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tokenizer/tok_pb.h"
+#include "tokenizer/protobuf.h"
 #include "tokenizer/tok_internal.h"
 
 int tok_spm_piece(Tokenizer *t, int32_t id, const char *s, size_t len, float score, int type) {
@@ -51,8 +51,6 @@ void tok_spm_setup(Tokenizer *t, int add_prefix) {
     t->dec_strip_space = add_prefix;
     t->byte_fallback = 1;
 }
-
-// The protobuf wire format: tokenizer/tok_pb.h.
 
 int tok_load_spm(Tokenizer *t, const char *name, const uint8_t *buf, size_t len, QrErr *e) {
     Pb b = {buf, buf + len}, sub;

@@ -1,6 +1,6 @@
-// The protobuf wire format, as far as SentencePiece's ModelProto needs it
-// (tokenizer.model files): varints and fields, every length checked against
-// the buffer, so a hostile file gives an error, never a read out of bounds.
+// Protocol Buffers wire format, reading only (SentencePiece model files:
+// tokenizer/tok_spm.c, tokenizer/tok_precompiled.c). Every read is
+// bounds-checked; malformed input returns -1.
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -20,8 +20,8 @@ static inline int pb_varint(Pb *b, uint64_t *v) {
     return -1;
 }
 
-// Reads one field: its number, wire type, and the value (varints and fixed
-// 32/64-bit in *v) or, for length-delimited fields, the bytes in *sub.
+// Reads one field: its number, wire type, and the value (varint, fixed64,
+// fixed32 in *v) or, for length-delimited fields, the bytes in *sub.
 static inline int pb_field(Pb *b, uint32_t *num, int *wt, uint64_t *v, Pb *sub) {
     uint64_t key;
     if (pb_varint(b, &key)) return -1;
