@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "eval/evaluate.h"
+#include "eval/postprocess.h"
 #include "eval/samplefile.h"
 #include "util/fileio.h"
 
@@ -380,6 +381,64 @@ static void test_identical_statuses_twice(void **st) {
     qr_dataset_free(&ds);
 }
 
+// EvalPlus's sanitize() results, recorded by tools/make_sanitize_fixture.py.
+static void test_sanitize_matches_evalplus(void **st) {
+    (void)st;
+    QrDataset ds;
+    QrEvaluator *ev = open_ev(&ds, "humaneval+", FIX "heplus.jsonl");
+    json_error_t je;
+    const char *texts[64], *entries[64], *want[64];
+    json_t *rows[64];
+    size_t n = 0;
+    FILE *f = fopen(FIX "sanitize.jsonl", "r");
+    assert_non_null(f);
+    char line[8192];
+    while (n < 64 && fgets(line, sizeof line, f)) {
+        rows[n] = json_loads(line, 0, &je);
+        assert_non_null(rows[n]);
+        texts[n] = json_string_value(json_object_get(rows[n], "text"));
+        entries[n] = json_string_value(json_object_get(rows[n], "entry"));
+        want[n] = json_string_value(json_object_get(rows[n], "expected"));
+        n++;
+    }
+    fclose(f);
+    assert_true(n >= 20);
+    char *out[64];
+    QrErr e;
+    assert_int_equal(qr_evaluator_sanitize(ev, texts, entries, n, out, &e), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(out[i], want[i])) fail_msg("case %zu: got\n%s\nwant\n%s", i, out[i], want[i]);
+        free(out[i]);
+        json_decref(rows[i]);
+    }
+    qr_evaluator_close(ev);
+    qr_dataset_free(&ds);
+}
+
+static void test_cut_completion(void **st) {
+    (void)st;
+    char *c = qr_cut_completion("    return x\n\ndef other():\n    pass\n", QR_DS_HUMANEVAL_PLUS);
+    assert_string_equal(c, "    return x\n");
+    free(c);
+    c = qr_cut_completion("\treturn 1\nprint(f())", QR_DS_HUMANEVAL);
+    assert_string_equal(c, "    return 1");
+    free(c);
+    c = qr_cut_completion("def f():\n    return 1\n\"\"\"\nmore", QR_DS_MBPP_PLUS);
+    assert_string_equal(c, "def f():\n    return 1");
+    free(c);
+    // at most 10000 characters (code points), as EvalPlus's min_index start
+    char *big = malloc(30001);
+    for (int i = 0; i < 10000; i++) memcpy(big + 3 * i, "\xc3\xa9x", 3);
+    big[30000] = 0;
+    c = qr_cut_completion(big, QR_DS_HUMANEVAL_PLUS);
+    assert_int_equal(strlen(c), 15000); // 5000 x ("\xc3\xa9" + "x") = 10000 characters
+    free(c);
+    free(big);
+    const char *const *stops;
+    assert_int_equal(qr_stop_strings(QR_DS_MBPP_PLUS, &stops), 8);
+    assert_string_equal(stops[7], "\nassert");
+}
+
 static void test_pass_at_k(void **st) {
     (void)st;
     QrDataset ds;
@@ -473,6 +532,8 @@ int main(void) {
         cmocka_unit_test(test_original_tests),
         cmocka_unit_test(test_hostile_samples),
         cmocka_unit_test(test_identical_statuses_twice),
+        cmocka_unit_test(test_sanitize_matches_evalplus),
+        cmocka_unit_test(test_cut_completion),
         cmocka_unit_test(test_pass_at_k),
         cmocka_unit_test(test_bad_input),
     };
