@@ -335,7 +335,7 @@ static void test_hostile_samples(void **st) {
         int c = accept(ls, NULL, NULL);
         assert_int_equal(c, -1);
         assert_non_null(strstr(r[10].base.detail, "Error")); // network unreachable / permission
-        assert_int_equal(sandbox_uid_processes(2000000000u, 2000000000u + 2), 0);
+        assert_int_equal(sandbox_uid_processes(si->uid_first, si->uid_first + si->uid_count), 0);
     }
     // the 10 GB writer was stopped by its time limit
     assert_int_equal(r[6].base.status, QR_TIMEOUT);
@@ -368,6 +368,17 @@ static void test_identical_statuses_twice(void **st) {
     };
     QrSampleResult a[4], b[4];
     run(ev, s, 4, a);
+    // a second evaluator at the same time gets its own worker uids (each
+    // kills every process of its uids after a worker exits)
+    QrDataset ds2;
+    QrEvaluator *ev2 = open_ev(&ds2, "humaneval+", FIX "heplus.jsonl");
+    uint32_t u1 = qr_evaluator_sandbox(ev)->uid_first, u2 = qr_evaluator_sandbox(ev2)->uid_first;
+    if (qr_evaluator_sandbox(ev)->uid_drop) assert_true(u1 + 256 <= u2 || u2 + 256 <= u1);
+    run(ev2, s, 4, b);
+    for (int i = 0; i < 4; i++) assert_int_equal(a[i].base.status, b[i].base.status);
+    free_results(b, 4);
+    qr_evaluator_close(ev2);
+    qr_dataset_free(&ds2);
     run(ev, s, 4, b);
     for (int i = 0; i < 4; i++) {
         assert_int_equal(a[i].base.status, b[i].base.status);
