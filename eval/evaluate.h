@@ -40,7 +40,7 @@ typedef struct {
     QrStatus status;
     int first_fail;   // input / assert index of the failure or timeout; -1 if none or not tied to an input
     int n_tests;      // inputs (or asserts) in the set
-    char detail[256]; // why it did not pass (exception line, mismatch, limit), "" on pass
+    char detail[200]; // why it did not pass (exception line, mismatch, limit), "" on pass
     double wall_s;    // wall time of the worker
 } QrSetResult;
 
