@@ -52,6 +52,7 @@ static int open_gguf(QrCheckpoint *c, QrErr *e) {
     c->gguf = calloc(1, sizeof *c->gguf);
     if (!c->gguf) return qr_fail(e, "%s: out of memory", c->path);
     if (gguf_open(c->gguf, c->path, e)) {
+        gguf_close(c->gguf); // frees what a failed parse allocated
         free(c->gguf);
         c->gguf = NULL;
         return -1;
@@ -331,4 +332,32 @@ int qr_json_str(const json_t *o, const char *key, const char **out, const char *
     if (!json_is_string(v)) return qr_fail(e, "%s: \"%s\" is not a string", file, key);
     *out = json_string_value(v);
     return 0;
+}
+
+const QrTensor *qr_ckpt_need(const QrCheckpoint *c, const char *name, QrErr *e) {
+    const QrTensor *t = qr_ckpt_find(c, name);
+    if (!t) qr_fail(e, "%s: tensor '%s' is missing", c->path, name);
+    return t;
+}
+
+float *qr_ckpt_vec(const QrCheckpoint *c, const char *name, int64_t n, QrErr *e) {
+    const QrTensor *t = qr_ckpt_need(c, name, e);
+    if (!t) return NULL;
+    char sh[96];
+    if (!((t->ndim == 1 && t->shape[0] == n) || (t->ndim == 2 && t->shape[0] == 1 && t->shape[1] == n))) {
+        qr_fail(e, "%s: tensor '%s' has shape %s, the config implies [%lld]", t->file, name,
+                qr_shape_str(t, sh, sizeof sh), (long long)n);
+        return NULL;
+    }
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        qr_fail(e, "out of memory");
+        return NULL;
+    }
+    if (qr_to_f32(t->dtype, t->data, v, (size_t)n)) {
+        qr_fail(e, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)", t->file, name, qr_dtype_name(t->dtype));
+        free(v);
+        return NULL;
+    }
+    return v;
 }
