@@ -253,7 +253,7 @@ static int start_zygote(QrSandbox *sb, QrErr *e) {
     if (msg[0] == '-') qr_sb_printf(&note, "no network namespace (unshare: %s): workers can reach the network; ", strerror(msg[1]));
     if (msg[0] == 'x') qr_sb_puts(&note, "network namespace disabled by option: workers can reach the network; ");
     if (!sb->info.uid_drop)
-        qr_sb_puts(&note, geteuid() ? "not root: workers run as the invoking user (no uid separation, NPROC not enforced)"
+        qr_sb_puts(&note, geteuid() ? "not root: workers run as the invoking user (no uid separation; NPROC counted over all its processes)"
                                     : "uid separation disabled by option");
     snprintf(sb->info.note, sizeof sb->info.note, "%s", note.s ? note.s : "");
     qr_sb_free(&note);
@@ -382,7 +382,7 @@ int qr_sandbox_spawn(QrSandbox *sb, int slot, int job, const QrSpawn *s, QrWorke
     PyVal *asserts = pv_container(&a, PV_LIST, (uint32_t)(s->n_asserts > 0 ? s->n_asserts : 0));
     for (int i = 0; i < s->n_asserts; i++) asserts->u.items[i] = S(&a, s->asserts[i]);
     int nfds = 2 + (s->inputs_fd >= 0);
-    PyVal *req = pv_container(&a, PV_DICT, 12);
+    PyVal *req = pv_container(&a, PV_DICT, 13);
     uint32_t ri = 0;
     dict_set(&a, req, &ri, "job", pv_int(&a, job));
     dict_set(&a, req, &ri, "nfds", pv_int(&a, nfds));
@@ -395,6 +395,7 @@ int qr_sandbox_spawn(QrSandbox *sb, int slot, int job, const QrSpawn *s, QrWorke
     dict_set(&a, req, &ri, "limits", lim);
     dict_set(&a, req, &ri, "dir", S(&a, w->dir));
     dict_set(&a, req, &ri, "uid", sb->info.uid_drop ? pv_int(&a, uid) : pv_new(&a, PV_NONE));
+    dict_set(&a, req, &ri, "nproc_rel", pv_int(&a, !sb->info.uid_drop && s->nproc > 0 ? s->nproc : 0));
     req->n = ri;
     QrSbuf b;
     qr_sb_init(&b);

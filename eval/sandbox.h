@@ -62,7 +62,8 @@ typedef struct {
     size_t mem_bytes; // RLIMIT_AS/DATA/STACK; 0 = unlimited
     int cpu_seconds;  // RLIMIT_CPU (kernel backstop; the supervisor enforces the real limits)
     size_t fsize_bytes;
-    int nproc;  // RLIMIT_NPROC (enforced only when uid_drop)
+    int nproc;  // RLIMIT_NPROC: the worker's uid may run this many processes (without uid
+                // separation: this many more than the invoking user runs at the start)
     int nofile; // RLIMIT_NOFILE
 } QrSpawn;
 

@@ -499,6 +499,17 @@ def _child(req, fds):
     for name, val in lim.items():
         r = getattr(resource, name)
         resource.setrlimit(r, (val, val))
+    if req.get("nproc_rel"):
+        # Not root: RLIMIT_NPROC counts every process of the invoking user, so
+        # allow nproc_rel more than the user runs right now.
+        me = os.getuid()
+        n = 0
+        for d in os.listdir("/proc"):
+            try:
+                n += d.isdigit() and os.stat("/proc/" + d).st_uid == me
+            except OSError:
+                pass
+        resource.setrlimit(resource.RLIMIT_NPROC, (n + req["nproc_rel"], n + req["nproc_rel"]))
     os.chdir(req["dir"])
     uid = req.get("uid")
     if uid is not None:

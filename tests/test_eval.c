@@ -310,7 +310,8 @@ static void test_hostile_samples(void **st) {
     size_t nh = sizeof hostile / sizeof *hostile;
     QrSample *s = calloc(2 * nh, sizeof *s);
     for (size_t i = 0; i < nh; i++) {
-        s[2 * i] = (QrSample){"HumanEval/53", hostile[i], NULL};
+        // without uid separation RLIMIT_NPROC counts all the user's processes: no fork bomb then
+        s[2 * i] = (QrSample){"HumanEval/53", i == 0 && !si->uid_drop ? good : hostile[i], NULL};
         s[2 * i + 1] = (QrSample){"HumanEval/53", good, NULL};
     }
     QrSampleResult *r = calloc(2 * nh, sizeof *r);
@@ -319,7 +320,7 @@ static void test_hostile_samples(void **st) {
         print_message("hostile %2zu: base %-7s %.70s | plus %-7s %.50s\n", i, qr_status_name(r[2 * i].base.status),
                       r[2 * i].base.detail, qr_status_name(r[2 * i].plus.status), r[2 * i].plus.detail);
         if (r[2 * i].base.status == QR_PASS || r[2 * i].plus.status == QR_PASS)
-            if (isolated || (i != 4 && i != 5))
+            if (isolated || (i != 0 && i != 4 && i != 5))
                 fail_msg("hostile sample %zu passed (base %s: %s; plus %s: %s)", i, qr_status_name(r[2 * i].base.status),
                          r[2 * i].base.detail, qr_status_name(r[2 * i].plus.status), r[2 * i].plus.detail);
         // the next sample is judged normally
@@ -450,6 +451,36 @@ static void test_cut_completion(void **st) {
     assert_string_equal(stops[7], "\nassert");
 }
 
+// Without namespaces or uid separation the sandbox still works and says what
+// is missing (the results and summary carry the note).
+static void test_fallback_isolation(void **st) {
+    (void)st;
+    QrDataset ds;
+    QrErr e;
+    assert_int_equal(qr_dataset_load(&ds, "humaneval+", FIX "heplus.jsonl", &e), 0);
+    QrEvalOptions o;
+    qr_eval_options_default(&o);
+    o.parallel = 2;
+    o.no_cache = 1;
+    o.sandbox.no_netns = 1;
+    o.sandbox.no_uid = 1;
+    QrEvaluator *ev;
+    assert_int_equal(qr_evaluator_open(&ev, &ds, &o, &e), 0);
+    const QrSandboxInfo *si = qr_evaluator_sandbox(ev);
+    assert_int_equal(si->netns, 0);
+    assert_int_equal(si->uid_drop, 0);
+    assert_non_null(strstr(si->note, "network"));
+    assert_non_null(strstr(si->note, geteuid() ? "not root" : "uid separation disabled"));
+    QrSample s[] = {{"HumanEval/53", ds.tasks[3].reference, NULL}, {"HumanEval/53", NULL, "    return x * y\n"}};
+    QrSampleResult r[2];
+    run(ev, s, 2, r);
+    expect(&r[0], QR_PASS, QR_PASS, "canonical without isolation");
+    expect(&r[1], QR_FAIL, QR_FAIL, "wrong without isolation");
+    free_results(r, 2);
+    qr_evaluator_close(ev);
+    qr_dataset_free(&ds);
+}
+
 static void test_pass_at_k(void **st) {
     (void)st;
     QrDataset ds;
@@ -545,6 +576,7 @@ int main(void) {
         cmocka_unit_test(test_identical_statuses_twice),
         cmocka_unit_test(test_sanitize_matches_evalplus),
         cmocka_unit_test(test_cut_completion),
+        cmocka_unit_test(test_fallback_isolation),
         cmocka_unit_test(test_pass_at_k),
         cmocka_unit_test(test_bad_input),
     };
