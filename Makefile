@@ -57,6 +57,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+# eval/sandbox.c embeds eval/zygote.py with .incbin.
+$(BUILD)/eval/sandbox.o: eval/zygote.py
+
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c -o $@ $<

@@ -23,6 +23,13 @@
 #include "runtime/qlinear.h"
 #include "eval/backend.h"
 #include "eval/dataset.h"
+// The sandboxed evaluator (issue 4) is used as soon as it is in the tree.
+#if __has_include("eval/evaluate.h")
+#include "eval/evaluate.h"
+#define HAVE_EVALUATOR 1
+#else
+#define HAVE_EVALUATOR 0
+#endif
 #include "runtime/generate.h"
 #include "runtime/model.h"
 #include "tokenizer/tokenizer.h"
@@ -37,6 +44,9 @@ typedef struct {
     int noised; // weights carry noise: reload before another condition
     QrWordNet *wn;      // word attack (opened by check)
     QrTranslator *tr;   // sentence attack (opened by check)
+#if HAVE_EVALUATOR
+    QrEvaluator *ev[QR_MAX_GENSETS]; // per generation set, opened on first use
+#endif
 } Real;
 
 // Stop strings for base-model completions (Codex/HumanEval convention, as in issue 2).
@@ -57,7 +67,7 @@ static int real_check(QrBackend *b, const QrPlan *p, QrErr *e) {
             }
         }
     }
-    if (!p->generate_only)
+    if (!p->generate_only && !HAVE_EVALUATOR)
         return qr_fail(e, "the sandboxed evaluator (issue 4) is not in this build yet: run with --generate-only now, "
                           "and the same command without it once it lands to judge what was generated");
     return 0;
@@ -211,10 +221,56 @@ static int real_generate(QrBackend *b, const QrPlan *p, int n, const char *const
 
 static void real_unload(QrBackend *b) { unload(b->self); }
 
+#if HAVE_EVALUATOR
+static void verdict(QrVerdict *v, const QrSetResult *r) {
+    snprintf(v->status, sizeof v->status, "%s", qr_status_name(r->status));
+    v->first_fail = r->status == QR_PASS ? -1 : r->first_fail;
+    snprintf(v->detail, sizeof v->detail, "%s", r->detail);
+}
+#endif
+
+// Judged as EvalPlus scores the study's datasets: the generation set's "+"
+// dataset is run; the base verdict is its base tests (EvalPlus's HumanEval /
+// MBPP score), the plus verdict requires base and plus tests to pass (its
+// HumanEval+ / MBPP+ score).
 static int real_evaluate(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrRunTask *const *tasks,
                          const char *const *completions, QrExecResult *out, QrErr *e) {
+#if HAVE_EVALUATOR
+    Real *r = b->self;
+    int g = gidx(genset);
+    if (!r->ds_name[g][0]) return qr_fail(e, "internal: %s evaluated before its tasks were loaded", genset);
+    if (!r->ev[g]) {
+        QrEvalOptions o;
+        qr_eval_options_default(&o);
+        if (p->parallel > 0) o.parallel = p->parallel;
+        if (qr_evaluator_open(&r->ev[g], &r->ds[g], &o, e)) {
+            r->ev[g] = NULL;
+            return -1;
+        }
+    }
+    QrSample *sm = calloc((size_t)n, sizeof *sm);
+    QrSampleResult *res = calloc((size_t)n, sizeof *res);
+    if (!sm || !res) {
+        free(sm);
+        free(res);
+        return qr_fail(e, "out of memory");
+    }
+    for (int i = 0; i < n; i++) sm[i] = (QrSample){tasks[i]->task_id, NULL, completions[i]};
+    int rc = qr_evaluator_run(r->ev[g], sm, (size_t)n, res, e);
+    for (int i = 0; i < n && !rc; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        verdict(&out[i].base, &res[i].base);
+        verdict(&out[i].plus, res[i].base.status == QR_PASS ? &res[i].plus : &res[i].base);
+    }
+    if (!rc)
+        for (int i = 0; i < n; i++) qr_sample_result_free(&res[i]);
+    free(sm);
+    free(res);
+    return rc;
+#else
     (void)b, (void)p, (void)genset, (void)n, (void)tasks, (void)completions, (void)out;
     return qr_fail(e, "the sandboxed evaluator (issue 4) is not in this build yet (use --generate-only)");
+#endif
 }
 
 static void real_destroy(QrBackend *b) {
@@ -222,6 +278,10 @@ static void real_destroy(QrBackend *b) {
     unload(r);
     for (int g = 0; g < QR_MAX_GENSETS; g++)
         if (r->ds_name[g][0]) qr_dataset_free(&r->ds[g]);
+#if HAVE_EVALUATOR
+    for (int g = 0; g < QR_MAX_GENSETS; g++)
+        if (r->ev[g]) qr_evaluator_close(r->ev[g]);
+#endif
     if (r->wn) qr_wordnet_free(r->wn);
     if (r->tr) qr_translator_close(r->tr);
     free(r);
