@@ -13,6 +13,8 @@
 #include <string.h>
 #include "attacks/noise_model.h"
 #include "kernels/cuda/qcuda.h"
+#include "kernels/ops.h"
+#include "quant/bnb.h"
 #include "runtime/qlinear.h"
 
 #define CK(call)                                                                                             \
@@ -43,7 +45,8 @@ typedef struct {
     size_t n;
 } DevMap;
 
-typedef struct {
+struct QrCuda {
+    QrConfig cfg;
     int device;
     char name[256];
     cudaStream_t st;
@@ -69,7 +72,8 @@ typedef struct {
     // decode graphs, one per batch size n (index n), all rows wanted
     cudaGraphExec_t *graphs;
     int use_graphs;
-} QrCuda;
+    size_t bytes_per_token; // weights read per decoded token
+};
 
 static int dev_alloc(QrCuda *g, void **p, size_t bytes, const char *what, QrErr *e) {
     *p = NULL;
@@ -202,6 +206,7 @@ static int role_of(const char *name) {
 
 static int upload_weights(QrModel *m, QrCuda *g, QrErr *e) {
     const QrConfig *c = &m->cfg;
+    g->cfg = m->cfg;
     g->layers = calloc((size_t)c->n_layers, sizeof *g->layers);
     if (!g->layers) return qr_fail(e, "out of host memory");
     int have_head = 0;
@@ -241,6 +246,7 @@ static int upload_weights(QrModel *m, QrCuda *g, QrErr *e) {
         return -1;
     g->n_weight_allocs = g->n_allocs;
     g->uploaded = 1;
+    g->bytes_per_token = qr_model_bytes_per_token(m);
     return 0;
 }
 
@@ -270,11 +276,11 @@ int qr_cuda_check(const QrModel *m, QrErr *e) {
     return 0;
 }
 
-static int init(QrModel *m, QrErr *e) {
-    if (m->cuda) return 0;
+static int init(QrCuda **out, QrErr *e) {
+    if (*out) return 0;
     QrCuda *g = calloc(1, sizeof *g);
     if (!g) return qr_fail(e, "out of host memory");
-    m->cuda = g;
+    *out = g;
     CK(cudaGetDevice(&g->device));
     struct cudaDeviceProp pr;
     CK(cudaGetDeviceProperties(&pr, g->device));
@@ -287,16 +293,25 @@ static int init(QrModel *m, QrErr *e) {
 }
 
 int qr_cuda_reserve(QrModel *m, QrErr *e) {
-    const QrConfig *c = &m->cfg;
-    if (init(m, e)) return -1;
-    QrCuda *g = m->cuda;
+    QrCuda **gp = (QrCuda **)&m->cuda;
+    if (init(gp, e)) return -1;
+    if (!(*gp)->uploaded) {
+        CK(cudaStreamSynchronize((*gp)->st));
+        free_graphs(*gp);
+        free_allocs(*gp, 0);
+        if (upload_weights(m, *gp, e)) return -1;
+    }
+    return qr_cuda_alloc_state(*gp, m->kv.n_slots, m->kv.max_seq, m->max_batch, e);
+}
+
+int qr_cuda_alloc_state(QrCuda *g, int n_slots, int max_seq, int max_batch, QrErr *e) {
+    const QrConfig *c = &g->cfg;
     CK(cudaStreamSynchronize(g->st));
     free_graphs(g);
-    if (!g->uploaded && upload_weights(m, g, e)) return -1;
     free_allocs(g, g->n_weight_allocs);
     if (g->h_in) cudaFreeHost(g->h_in), g->h_in = NULL;
     if (g->h_ids) cudaFreeHost(g->h_ids), g->h_ids = NULL;
-    g->n_slots = m->kv.n_slots, g->max_seq = m->kv.max_seq, g->kv_dim = m->kv.kv_dim, g->B = m->max_batch;
+    g->n_slots = n_slots, g->max_seq = max_seq, g->kv_dim = c->n_kv_heads * c->head_dim, g->B = max_batch;
     size_t B = (size_t)g->B, qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)g->kv_dim, dim = (size_t)c->dim;
     size_t xbd = qd > dim ? qd : dim, ffn = (size_t)c->ffn_dim;
     size_t kvn = (size_t)c->n_layers * g->n_slots * g->max_seq * kvd;
@@ -338,8 +353,8 @@ int qr_cuda_reserve(QrModel *m, QrErr *e) {
 
 // Enqueues the whole forward pass of n tokens (inputs already in d_in) up to
 // the logits of the n_out wanted rows in g->logits.
-static int enqueue(QrModel *m, QrCuda *g, int n, int n_out, QrErr *e) {
-    const QrConfig *c = &m->cfg;
+static int enqueue(QrCuda *g, int n, int n_out, QrErr *e) {
+    const QrConfig *c = &g->cfg;
     cudaStream_t st = g->st;
     const int *tok = g->d_in, *pos = g->d_in + g->B, *seq = g->d_in + 2 * g->B, *idx = g->d_in + 3 * g->B;
     int dim = c->dim, hd = c->head_dim, kvd = g->kv_dim;
@@ -376,8 +391,7 @@ static int enqueue(QrModel *m, QrCuda *g, int n, int n_out, QrErr *e) {
 }
 
 // Runs the batch; leaves the logits of the wanted rows in g->logits. Returns n_out.
-static int run(QrModel *m, const QrBatch *b, int *n_out, QrErr *e) {
-    QrCuda *g = m->cuda;
+static int run(QrCuda *g, const QrBatch *b, int *n_out, QrErr *e) {
     int n = b->n, k = 0;
     if (n > g->B) return qr_fail(e, "CUDA forward: %d tokens exceed the reserved batch of %d", n, g->B);
     for (int i = 0; i < n; i++) {
@@ -388,14 +402,14 @@ static int run(QrModel *m, const QrBatch *b, int *n_out, QrErr *e) {
     }
     *n_out = k;
     CK(cudaMemcpyAsync(g->d_in, g->h_in, 4 * (size_t)g->B * sizeof(int), cudaMemcpyHostToDevice, g->st));
-    if (!g->use_graphs || k != n) return enqueue(m, g, n, k, e);
+    if (!g->use_graphs || k != n) return enqueue(g, n, k, e);
     // Decode-shaped batch (every row wanted): replay the graph of this n,
     // capturing it on first use. Inputs live in fixed device buffers, so the
     // graph is valid for any tokens / positions / slots.
     if (!g->graphs[n]) {
         cudaGraph_t graph;
         CK(cudaStreamBeginCapture(g->st, cudaStreamCaptureModeThreadLocal));
-        int rc = enqueue(m, g, n, k, e);
+        int rc = enqueue(g, n, k, e);
         cudaError_t r = cudaStreamEndCapture(g->st, &graph);
         if (rc) {
             if (r == cudaSuccess) cudaGraphDestroy(graph);
@@ -414,18 +428,21 @@ int qr_cuda_forward(QrModel *m, const QrBatch *b, float *logits, QrErr *e) {
     QrCuda *g = m->cuda;
     int k;
     if (!g || !g->graphs) return qr_fail(e, "CUDA forward: no KV cache reserved");
-    if (run(m, b, &k, e)) return -1;
-    if (k) CK(cudaMemcpyAsync(logits, g->logits, (size_t)k * m->cfg.vocab_size * sizeof(float), cudaMemcpyDeviceToHost, g->st));
+    if (run(g, b, &k, e)) return -1;
+    if (k) CK(cudaMemcpyAsync(logits, g->logits, (size_t)k * g->cfg.vocab_size * sizeof(float), cudaMemcpyDeviceToHost, g->st));
     CK(cudaStreamSynchronize(g->st));
     return 0;
 }
 
 int qr_cuda_forward_argmax(QrModel *m, const QrBatch *b, int *ids, QrErr *e) {
-    QrCuda *g = m->cuda;
+    return qr_cuda_step(m->cuda, b, ids, e);
+}
+
+int qr_cuda_step(QrCuda *g, const QrBatch *b, int *ids, QrErr *e) {
     int k;
     if (!g || !g->graphs) return qr_fail(e, "CUDA forward: no KV cache reserved");
-    if (run(m, b, &k, e)) return -1;
-    CK(qc_argmax(g->logits, k, m->cfg.vocab_size, g->d_ids, g->st));
+    if (run(g, b, &k, e)) return -1;
+    CK(qc_argmax(g->logits, k, g->cfg.vocab_size, g->d_ids, g->st));
     CK(cudaMemcpyAsync(g->h_ids, g->d_ids, (size_t)k * sizeof(int), cudaMemcpyDeviceToHost, g->st));
     CK(cudaStreamSynchronize(g->st));
     memcpy(ids, g->h_ids, (size_t)k * sizeof(int));
@@ -503,7 +520,11 @@ int qr_cuda_read_kv(const QrModel *m, int layer, float *k, float *v, QrErr *e) {
 }
 
 void qr_cuda_free(QrModel *m) {
-    QrCuda *g = m->cuda;
+    qr_cuda_destroy(m->cuda);
+    m->cuda = NULL;
+}
+
+void qr_cuda_destroy(QrCuda *g) {
     if (!g) return;
     if (g->st) cudaStreamSynchronize(g->st);
     free_graphs(g);
@@ -516,8 +537,115 @@ void qr_cuda_free(QrModel *m) {
     free(g->layers);
     free(g->map);
     free(g);
-    m->cuda = NULL;
 }
 
 size_t qr_cuda_weight_bytes(const QrModel *m) { return m->cuda ? ((const QrCuda *)m->cuda)->weight_bytes : 0; }
 const char *qr_cuda_device_name(const QrModel *m) { return m->cuda ? ((const QrCuda *)m->cuda)->name : "none"; }
+
+size_t qr_cuda_bytes_per_token(const QrCuda *g) { return g->bytes_per_token; }
+
+// ---- random-weight models for benchmarks ----
+static int rand_linear(QrCuda *g, int fmt, int out, int in, uint64_t seed, float *tmp, QcLinear *d, QrErr *e) {
+    memset(d, 0, sizeof *d);
+    d->fmt = fmt, d->out = out, d->in = in;
+    size_t n = (size_t)out * in;
+    void *p;
+    if (fmt <= QC_BF16) {
+        if (dev_alloc(g, &p, n * (fmt == QC_F32 ? 4 : 2), "random weights", e)) return -1;
+        CK(qc_fill_normal_f32(tmp, n, 0.02f, seed, g->st));
+        CK(qc_convert_f32(tmp, p, fmt, n, g->st));
+        d->w = p;
+        g->bytes_per_token += n * (fmt == QC_F32 ? 4 : 2);
+        return 0;
+    }
+    if (fmt == QC_INT8) {
+        void *s;
+        if (dev_alloc(g, &p, n, "random int8 weights", e) || dev_alloc(g, &s, (size_t)out * 4, "SCB", e)) return -1;
+        CK(qc_fill_random(p, n, seed, g->st)); // random codes (-128 included: harmless for timing)
+        float *scb = malloc((size_t)out * 4);
+        if (!scb) return qr_fail(e, "out of host memory");
+        for (int i = 0; i < out; i++) scb[i] = 0.05f; // a plausible row absmax
+        cudaError_t r = cudaMemcpy(s, scb, (size_t)out * 4, cudaMemcpyHostToDevice);
+        free(scb);
+        CK(r);
+        d->w = p, d->scb = s;
+        d->threshold = 6.0f;
+        g->bytes_per_token += n + (size_t)out * 4;
+        return 0;
+    }
+    // NF4 with double quant: random codes; scales of a plausible size.
+    size_t nb = (n + 63) / 64, nb2 = (nb + 255) / 256;
+    void *a, *b2, *c1, *c2;
+    float code2[256], ones[256];
+    qr_bnb_dynamic_map(code2);
+    for (int i = 0; i < 256; i++) ones[i] = 0.01f;
+    if (dev_alloc(g, &p, (n + 1) / 2, "random NF4 codes", e) || dev_alloc(g, &a, nb, "NF4 absmax codes", e) ||
+        dev_alloc(g, &b2, nb2 * 4, "NF4 nested absmax", e) || dev_alloc(g, &c1, 64, "NF4 code", e) ||
+        dev_alloc(g, &c2, 1024, "NF4 nested code", e))
+        return -1;
+    CK(qc_fill_random(p, (n + 1) / 2, seed, g->st));
+    CK(qc_fill_random(a, nb, seed ^ 0x55, g->st));
+    for (size_t i = 0; i < nb2; i += 256)
+        CK(cudaMemcpyAsync((float *)b2 + i, ones, (nb2 - i < 256 ? nb2 - i : 256) * 4, cudaMemcpyHostToDevice, g->st));
+    CK(cudaMemcpyAsync(c1, qr_nf4_code, 64, cudaMemcpyHostToDevice, g->st));
+    CK(cudaMemcpyAsync(c2, code2, 1024, cudaMemcpyHostToDevice, g->st));
+    CK(cudaStreamSynchronize(g->st));
+    d->w = p, d->absmax_q = a, d->absmax2 = b2, d->code = c1, d->code2 = c2;
+    d->offset = 0.02f;
+    g->bytes_per_token += (n + 1) / 2 + nb + nb2 * 4;
+    return 0;
+}
+
+int qr_cuda_random_model(QrCuda **out, const QrConfig *c, int fmt, uint64_t seed, QrErr *e) {
+    *out = NULL;
+    if (init(out, e)) return -1;
+    QrCuda *g = *out;
+    g->cfg = *c;
+    g->layers = calloc((size_t)c->n_layers, sizeof *g->layers);
+    float *ones = malloc((size_t)c->dim * 4), *fr = calloc((size_t)c->rope_dim / 2 + 1, 4);
+    if (!g->layers || !ones || !fr) {
+        free(ones), free(fr);
+        return qr_fail(e, "out of host memory");
+    }
+    for (int i = 0; i < c->dim; i++) ones[i] = 1.0f;
+    qr_rope_freqs(fr, c->rope_dim, c->rope_theta, (int)c->rope_type, c->rope_factor, c->rope_low_freq_factor,
+                  c->rope_high_freq_factor, c->rope_orig_max_pos);
+    size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
+    size_t big = (size_t)c->vocab_size * c->dim, f = (size_t)c->ffn_dim * c->dim;
+    if (f > big) big = f;
+    float *tmp;
+    int rc = dev_alloc(g, (void **)&tmp, big * 4, "random-weight staging", e);
+    uint64_t sd = seed;
+    if (!rc) rc = rand_linear(g, QC_BF16, c->vocab_size, c->dim, ++sd, tmp, &g->embed, e);
+    g->bytes_per_token = (size_t)c->dim * 2; // one embedding row
+    for (int l = 0; l < c->n_layers && !rc; l++) {
+        DevLayer *L = &g->layers[l];
+        rc = upload(g, (void **)&L->attn_norm, ones, (size_t)c->dim * 4, "norm", e) ||
+             upload(g, (void **)&L->ffn_norm, ones, (size_t)c->dim * 4, "norm", e) ||
+             rand_linear(g, fmt, (int)qd, c->dim, ++sd, tmp, &L->wq, e) ||
+             rand_linear(g, fmt, (int)kvd, c->dim, ++sd, tmp, &L->wk, e) ||
+             rand_linear(g, fmt, (int)kvd, c->dim, ++sd, tmp, &L->wv, e) ||
+             rand_linear(g, fmt, c->dim, (int)qd, ++sd, tmp, &L->wo, e) ||
+             rand_linear(g, fmt, c->ffn_dim, c->dim, ++sd, tmp, &L->gate, e) ||
+             rand_linear(g, fmt, c->ffn_dim, c->dim, ++sd, tmp, &L->up, e) ||
+             rand_linear(g, fmt, c->dim, c->ffn_dim, ++sd, tmp, &L->down, e);
+        g->bytes_per_token += (size_t)c->dim * 8;
+    }
+    if (!rc) rc = upload(g, (void **)&g->norm, ones, (size_t)c->dim * 4, "norm", e);
+    if (!rc && c->tie_embeddings) g->head = g->embed, g->bytes_per_token += (size_t)c->vocab_size * c->dim * 2;
+    else if (!rc) rc = rand_linear(g, QC_BF16, c->vocab_size, c->dim, ++sd, tmp, &g->head, e);
+    if (!rc) rc = upload(g, (void **)&g->inv_freq, fr, (size_t)(c->rope_dim / 2 + 1) * 4, "rope frequencies", e);
+    free(ones), free(fr);
+    if (rc) return -1;
+    CK(cudaStreamSynchronize(g->st));
+    g->n_weight_allocs = g->n_allocs;
+    g->uploaded = 1;
+    return 0;
+}
+
+const QcLinear *qr_cuda_layer_linear(const QrCuda *g, int layer, int which) {
+    if (!g || !g->layers || layer < 0 || layer >= g->cfg.n_layers) return NULL;
+    const DevLayer *L = &g->layers[layer];
+    const QcLinear *t[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+    return which >= 0 && which < 7 ? t[which] : NULL;
+}

@@ -43,3 +43,21 @@ const char *qr_cuda_device_name(const QrModel *m);
 // Copies the device KV cache of one layer to k/v ([n_slots][max_seq][kv_dim]
 // floats each; tests compare it with the CPU cache).
 int qr_cuda_read_kv(const QrModel *m, int layer, float *k, float *v, QrErr *e);
+
+// ---- the device model without a QrModel (benchmarks: random weights at real
+// shapes, generated on the GPU, no host copy) ----
+typedef struct QrCuda QrCuda;
+// Config c (llama family) with random weights: block linears in fmt (QC_F32,
+// QC_F16, QC_BF16, QC_INT8 or QC_NF4 of kernels/cuda/qcuda.h); embedding and
+// head bf16, norms 1.
+int qr_cuda_random_model(QrCuda **g, const QrConfig *c, int fmt, uint64_t seed, QrErr *e);
+// KV cache for n_slots sequences of max_seq positions, scratch for max_batch tokens.
+int qr_cuda_alloc_state(QrCuda *g, int n_slots, int max_seq, int max_batch, QrErr *e);
+// Forward + greedy sampling on the device: ids of the wanted rows.
+int qr_cuda_step(QrCuda *g, const QrBatch *b, int *ids, QrErr *e);
+// Weight bytes read per decoded token (block linears, head, norms, one embedding row).
+size_t qr_cuda_bytes_per_token(const QrCuda *g);
+void qr_cuda_destroy(QrCuda *g);
+// A block linear of the device model: which = 0..6 for q, k, v, o, gate, up, down.
+struct QcLinear;
+const struct QcLinear *qr_cuda_layer_linear(const QrCuda *g, int layer, int which);

@@ -31,7 +31,7 @@ typedef struct {
 
 // One linear layer on the device, y[n, out] = x[n, in] W^T (+ bias), W in its
 // stored format (uploaded once by backend.c).
-typedef struct {
+typedef struct QcLinear {
     int fmt;            // QC_F32 .. QC_INT8
     int out, in;
     const void *w;      // float formats: [out, in]; NF4: packed [ceil(out*in/2)]; INT8: int8 [out, in]
