@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include "cli/cli.h"
+#include "cli/model_args.h"
 #include "runtime/model.h"
 #include "runtime/presets.h"
 #include "util/fileio.h"
@@ -19,7 +20,8 @@
 #include "util/timer.h"
 
 static void usage(void) {
-    printf("usage: qrobust bench --arch NAME [--dtype bf16|f16|f32] [--prompt N] [--gen N] [--batch B]\n"
+    printf("usage: qrobust bench --arch NAME [--dtype bf16|f16|f32] [--precision P] [--prompt N] [--gen N]\n"
+           "                     [--batch B] [--int8-threshold T]\n"
            "                     [--threads N] [--reps N] [--seed S] [--no-bandwidth] [--json]\n"
            "       qrobust bench --list\n"
            "\n"
@@ -35,6 +37,10 @@ static void usage(void) {
            "                   llama-3.2-1b, qwen2.5-coder-0.5b) or the path of a config.json\n"
            "  --dtype D        weight storage: bf16, f16 or f32 (default bf16; the study's checkpoints\n"
            "                   are bf16/f16 except starcoder2-3b/15b, stored f32)\n"
+           "  --precision P    compute from: fp32, fp16, bf16 (every matrix converted to that type), or\n"
+           "                   int8, nf4 (the block linears quantized on load as bitsandbytes does; the\n"
+           "                   rest as --dtype stores it). Default: as stored\n"
+           "  --int8-threshold T  LLM.int8 outlier threshold (default 6.0)\n"
            "  --prompt N       prompt tokens per sequence (default 128)\n"
            "  --gen N          decode steps (default 32)\n"
            "  --batch B        sequences decoded together (default 1)\n"
@@ -123,7 +129,7 @@ int cmd_bench(int argc, char **argv) {
         usage();
         return 0;
     }
-    const char *arch = NULL, *dtype = "bf16";
+    const char *arch = NULL, *dtype = "bf16", *precision = NULL, *thr = NULL;
     long long P = 128, G = 32, B = 1, threads = 0, reps = 3, seed = 1;
     int as_json = 0, bandwidth = 1;
     for (int i = 1; i < argc; i++) {
@@ -142,7 +148,9 @@ int cmd_bench(int argc, char **argv) {
                 matched = 1;
             }
         if (matched) continue;
-        if ((r = cli_flag_value(argc, argv, &i, "--arch", &arch)) || (r = cli_flag_value(argc, argv, &i, "--dtype", &dtype))) {
+        if ((r = cli_flag_value(argc, argv, &i, "--arch", &arch)) || (r = cli_flag_value(argc, argv, &i, "--dtype", &dtype)) ||
+            (r = cli_flag_value(argc, argv, &i, "--precision", &precision)) ||
+            (r = cli_flag_value(argc, argv, &i, "--int8-threshold", &thr))) {
             if (r < 0) return 2;
         } else if (cli_is_flag(argv, i, "--json")) as_json = 1;
         else if (cli_is_flag(argv, i, "--no-bandwidth")) bandwidth = 0;
@@ -181,7 +189,13 @@ int cmd_bench(int argc, char **argv) {
     }
     json_decref(cfg);
     QrModel *m;
-    if (qr_model_from_checkpoint(&m, &ck, NULL, &e)) return cli_die(&e);
+    QrLoadOpts lo = {0};
+    CliModelArgs ma = {.precision = precision, .int8_threshold = thr};
+    if (cli_precision_opts(&ma, &lo, &e)) {
+        qr_ckpt_close(&ck);
+        return cli_die(&e);
+    }
+    if (qr_model_from_checkpoint(&m, &ck, &lo, &e)) return cli_die(&e);
     if (P + G > m->cfg.max_pos) {
         qr_model_free(m);
         return cli_dief("bench: --prompt + --gen = %lld exceeds the context of %s (%d)", P + G, name, m->cfg.max_pos);
@@ -209,6 +223,7 @@ int cmd_bench(int argc, char **argv) {
         json_object_set_new(o, "model_type", json_string(c->model_type));
         json_object_set_new(o, "parameters", json_integer(np));
         json_object_set_new(o, "dtype", json_string(dtype));
+        json_object_set_new(o, "precision", json_string(precision ? precision : dtype));
         json_object_set_new(o, "threads", json_integer(nthreads));
         json_object_set_new(o, "prompt", json_integer(P));
         json_object_set_new(o, "gen", json_integer(G));
@@ -227,8 +242,9 @@ int cmd_bench(int argc, char **argv) {
         free(s);
         json_decref(o);
     } else {
-        printf("bench %s: %s (model_type %s), %lld parameters, %s weights, %d threads\n", name, c->arch,
-               c->model_type, (long long)np, dtype, nthreads);
+        printf("bench %s: %s (model_type %s), %lld parameters, %s weights%s%s, %d threads\n", name, c->arch,
+               c->model_type, (long long)np, dtype, precision ? ", precision " : "", precision ? precision : "",
+               nthreads);
         printf("  random weights built in %.1f s; weights %.2f GB, KV cache %.2f GB (%lld x %lld positions), "
                "peak RSS %.2f GB\n",
                t.t_build, wbytes / 1e9, kv / 1e9, B, P + G, rss / 1e9);

@@ -1,24 +1,35 @@
-// The study's loop on the real stages: datasets (eval/dataset.h), checkpoints
-// and generation (runtime/), tokenizers (tokenizer/), weight noise
-// (attacks/noise.h). See eval/backend.h for the contract.
+// The study's loop on the real stages: datasets (eval/dataset.h), checkpoints,
+// quantization on load and generation (runtime/), tokenizers (tokenizer/),
+// prompt attacks (attacks/prompt.h) and weight noise (attacks/noise_model.h).
+// See eval/backend.h for the contract.
 //
-// Weight noise is applied in place to f32 weights (the model is loaded with
-// every matrix converted to f32 when a noise condition needs it) and removed
-// by reloading the checkpoint, never by subtracting: subtraction restores the
-// weights only up to one rounding per element, and a resumed run must see the
-// same bits as an uninterrupted one.
-//
-// Not in this build yet (check() rejects such plans before any work): int8
-// and nf4 inference (issue 6 wires its kernels into runtime/linear.c), the
-// char/word/sentence prompt attacks (issue 7), the sandboxed evaluator
-// (issue 4; --generate-only runs without it).
+// Weight noise is applied to the loaded weights and removed by reloading the
+// checkpoint, never by subtracting: subtraction restores the weights only up
+// to one rounding per element, and a resumed run must see the same bits as an
+// uninterrupted one. Targets on a quantized model (attacks/noise_model.h):
+// unquantized-only in place on the float tensors; pre-quant: load float, add
+// noise to the block linears, then quantize as bitsandbytes does; post-quant:
+// a term y += x N^T in each quantized layer's forward; all: unquantized-only +
+// post-quant. check() rejects a plan this build cannot run before any work
+// (today: judging without the sandboxed evaluator, issue 4; --generate-only
+// runs without it).
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "attacks/noise.h"
+#include "attacks/noise_model.h"
+#include "attacks/prompt.h"
+#include "runtime/qlinear.h"
 #include "eval/backend.h"
 #include "eval/dataset.h"
+// The sandboxed evaluator (issue 4) is used as soon as it is in the tree.
+#if __has_include("eval/evaluate.h")
+#include "eval/evaluate.h"
+#define HAVE_EVALUATOR 1
+#else
+#define HAVE_EVALUATOR 0
+#endif
 #include "runtime/generate.h"
 #include "runtime/model.h"
 #include "tokenizer/tokenizer.h"
@@ -31,26 +42,32 @@ typedef struct {
     const QrModelSpec *spec;
     char precision[8];
     int noised; // weights carry noise: reload before another condition
+    QrWordNet *wn;      // word attack (opened by check)
+    QrTranslator *tr;   // sentence attack (opened by check)
+#if HAVE_EVALUATOR
+    QrEvaluator *ev[QR_MAX_GENSETS]; // per generation set, opened on first use
+#endif
 } Real;
 
 // Stop strings for base-model completions (Codex/HumanEval convention, as in issue 2).
 static const char *const STOPS[] = {"\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#"};
 
 static int real_check(QrBackend *b, const QrPlan *p, QrErr *e) {
-    (void)b;
+    Real *r = b->self;
     for (int i = 0; i < p->n_conds; i++) {
-        if (qr_cond_is_prompt_attack(&p->conds[i]))
-            return qr_fail(e, "--attacks: the %s attack is not in this build yet (issue 7); leave char/word/sentence out "
-                              "for now (e.g. --attacks clean,gaussian,uniform)",
-                           p->conds[i].id);
-        if (qr_cond_is_noise(&p->conds[i])) {
-            for (int k = 0; k < p->n_prec; k++)
-                if (strcmp(p->precisions[k], "fp32"))
-                    return qr_fail(e, "weight noise runs on fp32 weights in this build (--precisions %s given)",
-                                   p->precisions[k]);
+        const QrCond *c = &p->conds[i];
+        if (c->kind == QR_COND_WORD && !r->wn && qr_wordnet_open(&r->wn, NULL, e)) return -1;
+        if (c->kind == QR_COND_SENTENCE && !r->tr) {
+            char spec[1100];
+            if (!strcmp(p->sentence_engine, "apertium")) snprintf(spec, sizeof spec, "apertium");
+            else snprintf(spec, sizeof spec, "mbart:%s", p->translator);
+            if (qr_translator_open(spec, &r->tr, e)) {
+                r->tr = NULL;
+                return -1;
+            }
         }
     }
-    if (!p->generate_only)
+    if (!p->generate_only && !HAVE_EVALUATOR)
         return qr_fail(e, "the sandboxed evaluator (issue 4) is not in this build yet: run with --generate-only now, "
                           "and the same command without it once it lands to judge what was generated");
     return 0;
@@ -80,8 +97,25 @@ static int real_tasks(QrBackend *b, const char *genset, QrRunTaskList *out, QrEr
 
 static int real_perturb(QrBackend *b, const QrPlan *p, const QrCond *c, const char *genset, const QrRunTask *t, char **out,
                         char *engine, size_t elen, QrErr *e) {
-    (void)b, (void)p, (void)genset, (void)t, (void)out, (void)engine, (void)elen;
-    return qr_fail(e, "the %s prompt attack is not in this build yet (issue 7)", c->id);
+    (void)genset;
+    Real *r = b->self;
+    QrAttackKind k = c->kind == QR_COND_CHAR ? QR_ATTACK_CHAR : c->kind == QR_COND_WORD ? QR_ATTACK_WORD : QR_ATTACK_SENTENCE;
+    QrAttackCfg cfg;
+    qr_attack_defaults(&cfg, k, p->seed);
+    if (k == QR_ATTACK_CHAR) cfg.p = p->char_p, cfg.cap = p->char_cap;
+    if (k == QR_ATTACK_WORD) cfg.p = p->word_p, cfg.max_syn = p->word_k;
+    cfg.wn = r->wn;
+    cfg.tr = r->tr;
+    if ((k == QR_ATTACK_WORD && !r->wn) || (k == QR_ATTACK_SENTENCE && !r->tr))
+        return qr_fail(e, "internal: %s attack without its resources (check() not run)", c->id);
+    QrAttackIn in = {t->task_id, t->prompt, NULL};
+    QrAttackOut o;
+    if (qr_attack_run(&cfg, &in, 1, &o, e)) return -1;
+    *out = o.prompt;
+    o.prompt = NULL;
+    qr_attack_out_free(&o);
+    snprintf(engine, elen, "%s", k == QR_ATTACK_SENTENCE ? r->tr->name : k == QR_ATTACK_WORD ? "qrobust wordnet" : "qrobust");
+    return 0;
 }
 
 static void unload(Real *r) {
@@ -92,14 +126,20 @@ static void unload(Real *r) {
     r->noised = 0;
 }
 
-static int load(Real *r, const QrPlan *p, QrErr *e) {
+// Loads the model at r->precision with the weights of condition c (NULL or
+// not noise: clean).
+static int load(Real *r, const QrPlan *p, const QrCond *c, QrErr *e) {
+    int quantized = qr_prec_is_quantized(r->precision), noise = c && qr_cond_is_noise(c);
+    int prequant = quantized && noise && !strcmp(c->target, "pre-quant");
     QrLoadOpts o = {0};
     o.convert = 1;
     o.weight_format = !strcmp(r->precision, "fp16") ? QR_WF_F16 : !strcmp(r->precision, "bf16") ? QR_WF_BF16 : QR_WF_F32;
     // int8 / nf4: the block linears quantized on load exactly as bitsandbytes
     // does (the rest stays fp32), or a pre-quantized checkpoint as saved.
-    if (!strcmp(r->precision, "int8")) o.quant.fmt = QR_WF_INT8;
-    if (!strcmp(r->precision, "nf4")) o.quant.fmt = QR_WF_NF4;
+    QrQuantOpts q = {0};
+    if (!strcmp(r->precision, "int8")) q.fmt = QR_WF_INT8;
+    if (!strcmp(r->precision, "nf4")) q.fmt = QR_WF_NF4;
+    if (!prequant) o.quant = q; // pre-quant: noise on the float weights first, then quantize
     if (p->threads > 0) omp_set_num_threads(p->threads);
     if (qr_model_load(&r->m, r->spec->path, &o, e)) {
         r->m = NULL;
@@ -111,43 +151,34 @@ static int load(Real *r, const QrPlan *p, QrErr *e) {
         unload(r);
         return -1;
     }
+    if (!noise) return 0;
+    QrNoiseSpec ns = {c->kind == QR_COND_GAUSSIAN ? QR_NOISE_GAUSSIAN : QR_NOISE_UNIFORM, (float)c->level, p->seed, QR_NOISE_ALL};
+    // pre-quant: the model is still float here, the noise goes onto the block
+    // linears in place, then they are quantized; post-quant / all: the
+    // quantized layers get the noise term in their forward.
+    if (qr_noise_parse_target(c->target, &ns.target, e) || qr_noise_model(r->m, &ns, quantized, 1, NULL, NULL, e) ||
+        (prequant && qr_model_quantize(r->m, &q, e))) {
+        unload(r);
+        return -1;
+    }
+    r->noised = 1;
     return 0;
 }
 
 static int real_load(QrBackend *b, const QrPlan *p, const QrModelSpec *m, const char *precision, QrErr *e) {
+    (void)p, (void)e;
     Real *r = b->self;
     unload(r);
     r->spec = m;
     snprintf(r->precision, sizeof r->precision, "%s", precision);
-    return load(r, p, e);
+    return 0; // loaded by real_condition, which knows the weights' condition
 }
 
 static int real_condition(QrBackend *b, const QrPlan *p, const QrCond *c, QrErr *e) {
     Real *r = b->self;
-    if (r->noised) { // exact restoration: reload
-        unload(r);
-        if (load(r, p, e)) return -1;
-    }
-    if (!qr_cond_is_noise(c)) return 0;
-    QrNoiseSpec ns = {c->kind == QR_COND_GAUSSIAN ? QR_NOISE_GAUSSIAN : QR_NOISE_UNIFORM, (float)c->level, p->seed, QR_NOISE_ALL};
-    if (qr_noise_parse_target(c->target, &ns.target, e)) return -1;
-    for (int i = 0; i < r->m->n_params; i++) {
-        QrParam *pr = &r->m->params[i];
-        // A full-precision model: pre-quant and post-quant both land in place.
-        QrNoiseSite site = qr_noise_site(ns.target, pr->block_linear, 0);
-        if (site == QR_NOISE_SKIP) continue;
-        QrNoiseKey k;
-        qr_noise_key(&k, &ns, pr->name);
-        if (pr->lin) {
-            if (pr->lin->fmt != QR_WF_F32) return qr_fail(e, "%s: weight noise needs f32 weights", pr->name);
-            if (qr_linear_make_owned(pr->lin, e)) return -1;
-            qr_noise_add_f32(&k, 0, (float *)pr->lin->w, (size_t)pr->lin->out * pr->lin->in, 1);
-        } else if (pr->vec) {
-            qr_noise_add_f32(&k, 0, pr->vec, (size_t)pr->n, 1);
-        }
-    }
-    r->noised = 1;
-    return 0;
+    if (r->m && !r->noised && !qr_cond_is_noise(c)) return 0; // clean weights already
+    unload(r); // exact restoration: reload
+    return load(r, p, c, e);
 }
 
 static int real_generate(QrBackend *b, const QrPlan *p, int n, const char *const *prompts, const uint64_t *seeds,
@@ -190,10 +221,56 @@ static int real_generate(QrBackend *b, const QrPlan *p, int n, const char *const
 
 static void real_unload(QrBackend *b) { unload(b->self); }
 
+#if HAVE_EVALUATOR
+static void verdict(QrVerdict *v, const QrSetResult *r) {
+    snprintf(v->status, sizeof v->status, "%s", qr_status_name(r->status));
+    v->first_fail = r->status == QR_PASS ? -1 : r->first_fail;
+    snprintf(v->detail, sizeof v->detail, "%s", r->detail);
+}
+#endif
+
+// Judged as EvalPlus scores the study's datasets: the generation set's "+"
+// dataset is run; the base verdict is its base tests (EvalPlus's HumanEval /
+// MBPP score), the plus verdict requires base and plus tests to pass (its
+// HumanEval+ / MBPP+ score).
 static int real_evaluate(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrRunTask *const *tasks,
                          const char *const *completions, QrExecResult *out, QrErr *e) {
+#if HAVE_EVALUATOR
+    Real *r = b->self;
+    int g = gidx(genset);
+    if (!r->ds_name[g][0]) return qr_fail(e, "internal: %s evaluated before its tasks were loaded", genset);
+    if (!r->ev[g]) {
+        QrEvalOptions o;
+        qr_eval_options_default(&o);
+        if (p->parallel > 0) o.parallel = p->parallel;
+        if (qr_evaluator_open(&r->ev[g], &r->ds[g], &o, e)) {
+            r->ev[g] = NULL;
+            return -1;
+        }
+    }
+    QrSample *sm = calloc((size_t)n, sizeof *sm);
+    QrSampleResult *res = calloc((size_t)n, sizeof *res);
+    if (!sm || !res) {
+        free(sm);
+        free(res);
+        return qr_fail(e, "out of memory");
+    }
+    for (int i = 0; i < n; i++) sm[i] = (QrSample){tasks[i]->task_id, NULL, completions[i]};
+    int rc = qr_evaluator_run(r->ev[g], sm, (size_t)n, res, e);
+    for (int i = 0; i < n && !rc; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        verdict(&out[i].base, &res[i].base);
+        verdict(&out[i].plus, res[i].base.status == QR_PASS ? &res[i].plus : &res[i].base);
+    }
+    if (!rc)
+        for (int i = 0; i < n; i++) qr_sample_result_free(&res[i]);
+    free(sm);
+    free(res);
+    return rc;
+#else
     (void)b, (void)p, (void)genset, (void)n, (void)tasks, (void)completions, (void)out;
     return qr_fail(e, "the sandboxed evaluator (issue 4) is not in this build yet (use --generate-only)");
+#endif
 }
 
 static void real_destroy(QrBackend *b) {
@@ -201,6 +278,12 @@ static void real_destroy(QrBackend *b) {
     unload(r);
     for (int g = 0; g < QR_MAX_GENSETS; g++)
         if (r->ds_name[g][0]) qr_dataset_free(&r->ds[g]);
+#if HAVE_EVALUATOR
+    for (int g = 0; g < QR_MAX_GENSETS; g++)
+        if (r->ev[g]) qr_evaluator_close(r->ev[g]);
+#endif
+    if (r->wn) qr_wordnet_free(r->wn);
+    if (r->tr) qr_translator_close(r->tr);
     free(r);
     b->self = NULL;
 }

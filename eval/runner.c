@@ -145,7 +145,7 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
         }
         // Prompts: attacked once per task (the same for all its samples).
         prompts = calloc((size_t)ntasks, sizeof(char *));
-        char (*engines)[32] = calloc((size_t)ntasks, 32);
+        char (*engines)[200] = calloc((size_t)ntasks, 200);
         QrProgress pg;
         char plabel[700];
         snprintf(plabel, sizeof plabel, "generate %s", label);
@@ -160,7 +160,7 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
                 const QrRunTask *t = &tl->tasks[gen[i + j].task];
                 if (!prompts[gen[i + j].task]) {
                     if (qr_cond_is_prompt_attack(c)) {
-                        if (b->perturb(b, p, c, genset, t, &prompts[gen[i + j].task], engines[gen[i + j].task], 32, e)) { ok = 0; break; }
+                        if (b->perturb(b, p, c, genset, t, &prompts[gen[i + j].task], engines[gen[i + j].task], 200, e)) { ok = 0; break; }
                     } else {
                         prompts[gen[i + j].task] = strdup(t->prompt);
                     }
@@ -421,9 +421,10 @@ int qr_plan_print(FILE *f, const QrPlan *p, QrBackend *b, const QrStore *s, QrEr
         // Decode is bound by reading the weights once per step for the whole
         // batch; assume ~20 GB/s (a CPU server) and completions of a quarter
         // of --max-new-tokens on average.
+        // Prefill: ~300 prompt tokens at 2 FLOPs per parameter and ~50 GFLOP/s.
         double params = estimate_params(&p->models[u->model]);
         double per_tok = params * bytes_per_param(p->precisions[u->prec]) / 20e9 / p->batch;
-        est_s += (double)left * per_tok * p->max_new_tokens / 4;
+        est_s += (double)left * (per_tok * p->max_new_tokens / 4 + 2 * params * 300 / 50e9);
     }
     fprintf(f, "size: %d units (model x precision x condition x dataset), %lld generations in all; this shard: %d units, %lld generations\n",
             nu, total, units_mine, mine);
@@ -438,8 +439,9 @@ int qr_plan_print(FILE *f, const QrPlan *p, QrBackend *b, const QrStore *s, QrEr
         fprintf(f, "estimate: %s (fake backend)\n", d);
     } else {
         fmt_dur(d, sizeof d, est_s);
-        fprintf(f, "estimate: about %s on a CPU reading weights at ~20 GB/s (decode bound by weight reads, batch %d, "
-                   "completions ~%d tokens); a GPU is 10-50x faster; rerun --dry-run after a first unit for a measured figure\n",
+        fprintf(f, "estimate: about %s on a CPU (decode reading weights at ~20 GB/s in batches of %d, completions ~%d "
+                   "tokens; prefill of ~300 prompt tokens at ~50 GFLOP/s); a GPU is 10-50x faster; rerun --dry-run after "
+                   "a first unit for a measured figure\n",
                 d, p->batch, p->max_new_tokens / 4);
     }
     free_tasks(p, &t);

@@ -11,6 +11,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/qisa.h"
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 // torch's absmax.clamp(min=1e-38): the Python float 1e-38 becomes the float
 // nearest to it (a subnormal), so an all-zero block gets scale 1/that.
@@ -32,23 +36,62 @@ static inline uint8_t nearest_code(const float mid[15], float v) {
     return (uint8_t)c;
 }
 
+// One full block: absmax, then codes of x * (1/absmax).
+static void block_scalar(const float *x, const float mid[15], uint8_t *p, float *absmax) {
+    float m = 0.0f;
+    for (int i = 0; i < QR_NF4_BLOCK; i++) m = fmaxf(m, fabsf(x[i]));
+    *absmax = m;
+    const float r = 1.0f / fmaxf(m, MIN_ABSMAX);
+    for (int i = 0; i < QR_NF4_BLOCK; i += 2) {
+        float s0 = x[i] * r, s1 = x[i + 1] * r;
+        p[i / 2] = (uint8_t)(nearest_code(mid, clamp1(s0)) << 4 | nearest_code(mid, clamp1(s1)));
+    }
+}
+
+#ifdef __AVX2__
+// The same with 8 lanes: the same IEEE operations and comparisons, so the same
+// codes (max is exact; 15 compares count the midpoints below each value).
+static void block_avx2(const float *x, const __m256 mid[15], uint8_t *p, float *absmax) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 mv = _mm256_setzero_ps();
+    for (int i = 0; i < QR_NF4_BLOCK; i += 8) mv = _mm256_max_ps(mv, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float m = _mm_cvtss_f32(h);
+    *absmax = m;
+    const __m256 r = _mm256_set1_ps(1.0f / fmaxf(m, MIN_ABSMAX));
+    const __m256 lo = _mm256_set1_ps(-1.0f), hi = _mm256_set1_ps(1.0f);
+    int32_t c[QR_NF4_BLOCK];
+    for (int i = 0; i < QR_NF4_BLOCK; i += 8) {
+        const __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), r), lo), hi);
+        __m256i k = _mm256_setzero_si256();
+        for (int j = 0; j < 15; j++) k = _mm256_sub_epi32(k, _mm256_castps_si256(_mm256_cmp_ps(mid[j], v, _CMP_LT_OQ)));
+        _mm256_storeu_si256((__m256i *)(c + i), k);
+    }
+    for (int i = 0; i < QR_NF4_BLOCK; i += 2) p[i / 2] = (uint8_t)(c[i] << 4 | c[i + 1]);
+}
+#endif
+
 void qr_nf4_quantize_blocks(const float *w, int64_t n, uint8_t *packed, float *absmax) {
     float mid[15];
     midpoints(mid);
     const int64_t nfull = n / QR_NF4_BLOCK;
+#ifdef __AVX2__
+    const int simd = qr_qisa() != QR_ISA_SCALAR;
+    __m256 vmid[15];
+    for (int j = 0; j < 15; j++) vmid[j] = _mm256_set1_ps(mid[j]);
+#endif
     // Each full block fills exactly 32 bytes, so blocks are independent.
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < nfull; b++) {
-        const float *x = w + b * QR_NF4_BLOCK;
-        float m = 0.0f;
-        for (int i = 0; i < QR_NF4_BLOCK; i++) m = fmaxf(m, fabsf(x[i]));
-        absmax[b] = m;
-        const float r = 1.0f / fmaxf(m, MIN_ABSMAX);
-        uint8_t *p = packed + b * (QR_NF4_BLOCK / 2);
-        for (int i = 0; i < QR_NF4_BLOCK; i += 2) {
-            float s0 = x[i] * r, s1 = x[i + 1] * r;
-            p[i / 2] = (uint8_t)(nearest_code(mid, clamp1(s0)) << 4 | nearest_code(mid, clamp1(s1)));
+#ifdef __AVX2__
+        if (simd) {
+            block_avx2(w + b * QR_NF4_BLOCK, vmid, packed + b * (QR_NF4_BLOCK / 2), absmax + b);
+            continue;
         }
+#endif
+        block_scalar(w + b * QR_NF4_BLOCK, mid, packed + b * (QR_NF4_BLOCK / 2), absmax + b);
     }
     const int64_t lo = nfull * QR_NF4_BLOCK;
     if (lo == n) return;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/qisa.h"
 #include "quant/bnb.h"
 #include "quant/int8.h"
 #include "quant/nf4.h"
@@ -225,6 +226,18 @@ static void test_fixture_multi(void **st) { (void)st; check_case("multi"); }
 static void test_fixture_large(void **st) { (void)st; check_case("large"); }
 static void test_fixture_special(void **st) { (void)st; check_case("special"); }
 
+// The SIMD quantizers and the scalar ones give the same bytes: every case again
+// with the scalar code forced (the cases above ran the build's best level).
+static void test_fixtures_scalar_path(void **st) {
+    (void)st;
+    setenv("QROBUST_SIMD", "scalar", 1);
+    qr_qisa_reset();
+    assert_string_equal(qr_qisa_name(), "scalar");
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) check_case(CASES[i].name);
+    unsetenv("QROBUST_SIMD");
+    qr_qisa_reset();
+}
+
 static void test_activation_quant(void **st) {
     (void)st;
     const float *x = need("act.x", 5 * 200 * 4);
@@ -330,6 +343,7 @@ int main(void) {
         cmocka_unit_test(test_fixture_multi),
         cmocka_unit_test(test_fixture_large),
         cmocka_unit_test(test_fixture_special),
+        cmocka_unit_test(test_fixtures_scalar_path),
         cmocka_unit_test(test_activation_quant),
         cmocka_unit_test(test_statistical_golden),
     };

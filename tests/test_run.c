@@ -42,11 +42,11 @@ static const Study FAKE = {
 // until the sandboxed evaluator lands (then drop --generate-only).
 static const Study REAL = {
     "real",
-    {"--model", "tests/fixtures/stories260K/stories260K.gguf", "--precisions", "fp32", "--attacks",
-     "clean,gaussian,uniform", "--noise-levels", "1e-3,3e-2", "--limit", "3", "--max-new-tokens", "12", "--batch", "2",
-     "--generate-only", NULL},
-    // (clean + 2 kinds x 2 levels) x 2 datasets x 3 tasks
-    5 * 2 * 3, 0, NULL};
+    {"--model", "tests/fixtures/stories260K/stories260K.gguf", "--precisions", "fp32,nf4", "--attacks",
+     "clean,char,word,gaussian", "--noise-levels", "3e-2", "--noise-targets", "all,pre-quant,post-quant", "--limit", "1",
+     "--max-new-tokens", "6", "--generate-only", NULL},
+    // (fp32: clean, char, word, gaussian all; nf4: clean, char, word + gaussian x 3 targets) x 2 datasets x 1 task
+    (4 + 6) * 2 * 1, 0, NULL};
 
 // argv: bin run <study args> <extra...> NULL
 static void study_argv(const char **argv, const Study *st, const char *const *extra) {
@@ -188,14 +188,30 @@ static void test_whole_matrix_real(void **state) {
     QrStore s;
     QrErr e;
     assert_int_equal(qr_store_open(&s, d, 0, &e), 0);
-    json_t *clean = qr_store_get(&s, QR_GEN, "stories260K@25bfdf5fb49f|fp32|clean|humaneval|greedy,max=12,seed=0|HumanEval/0|0");
-    json_t *noisy = qr_store_get(&s, QR_GEN, "stories260K@25bfdf5fb49f|fp32|gaussian(level=0.03,target=all)|humaneval|greedy,max=12,seed=0|HumanEval/0|0");
+#define KEY(prec, cond) "stories260K@25bfdf5fb49f|" prec "|" cond "|humaneval|greedy,max=6,seed=0|HumanEval/0|0"
+    json_t *clean = qr_store_get(&s, QR_GEN, KEY("fp32", "clean"));
+    json_t *q = qr_store_get(&s, QR_GEN, KEY("nf4", "clean"));
+    json_t *noisy = qr_store_get(&s, QR_GEN, KEY("nf4", "gaussian(level=0.03,target=pre-quant)"));
+    assert_non_null(qr_store_get(&s, QR_GEN, KEY("nf4", "gaussian(level=0.03,target=post-quant)")));
+    assert_non_null(qr_store_get(&s, QR_GEN, KEY("fp32", "gaussian(level=0.03,target=all)")));
+    json_t *ch = qr_store_get(&s, QR_GEN, KEY("fp32", "char(p=0.5,cap=5)"));
     assert_non_null(clean);
+    assert_non_null(q);
     assert_non_null(noisy);
-    assert_int_equal(json_integer_value(json_object_get(clean, "n_gen_tokens")), 12);
+    assert_non_null(ch);
+    assert_int_equal(json_integer_value(json_object_get(clean, "n_gen_tokens")), 6);
     assert_string_equal(json_string_value(json_object_get(clean, "finish")), "length");
-    assert_string_not_equal(json_string_value(json_object_get(clean, "completion")),
+    // stories260K's known greedy continuation shape: real text, not empty.
+    assert_true(strlen(json_string_value(json_object_get(clean, "completion"))) > 6);
+    assert_string_not_equal(json_string_value(json_object_get(q, "completion")),
                             json_string_value(json_object_get(noisy, "completion")));
+    // The attacked prompt is recorded with its engine; the prose changed, the signature did not.
+    const char *prompt = json_string_value(json_object_get(ch, "prompt"));
+    assert_non_null(prompt);
+    assert_string_equal(json_string_value(json_object_get(ch, "attack_engine")), "qrobust");
+    assert_non_null(strstr(prompt, "def has_close_elements(numbers: List[float], threshold: float) -> bool:"));
+    assert_string_not_equal(json_string_value(json_object_get(ch, "prompt_sha256")),
+                            json_string_value(json_object_get(clean, "prompt_sha256")));
     qr_store_close(&s);
 }
 
