@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/ops.h"
+#include "runtime/sampler.h"
 #ifdef QR_CUDA
 #include "kernels/cuda/backend.h"
 #endif
@@ -196,7 +197,34 @@ void qr_model_clear_seq(QrModel *m, int slot) {
     if (slot >= 0 && slot < m->kv.n_slots) m->kv.len[slot] = 0;
 }
 
+// The common body of qr_model_forward / qr_model_forward_ids: exactly one of
+// logits (copy the wanted rows' logits) and ids (their argmax) is non-NULL.
+static int forward_impl(QrModel *m, const QrBatch *b, float *logits, int *ids, QrErr *e);
+
 int qr_model_forward(QrModel *m, const QrBatch *b, float *logits, QrErr *e) {
+    return forward_impl(m, b, logits, NULL, e);
+}
+
+int qr_model_forward_ids(QrModel *m, const QrBatch *b, int *ids, QrErr *e) {
+    return forward_impl(m, b, NULL, ids, e);
+}
+
+static int chunk_forward(QrModel *m, const QrBatch *sub, int n_out, float *logits, int *ids, QrErr *e) {
+#ifdef QR_CUDA
+    if (m->device == QR_DEVICE_CUDA)
+        return ids ? qr_cuda_forward_argmax(m, sub, ids, e) : qr_cuda_forward(m, sub, logits, e);
+#endif
+    if (logits) return m->arch->forward(m, sub, logits) ? qr_fail(e, "forward failed") : 0;
+    size_t vocab = (size_t)m->cfg.vocab_size;
+    float *lg = malloc((size_t)(n_out ? n_out : 1) * vocab * sizeof *lg);
+    if (!lg) return qr_fail(e, "out of memory for %d rows of logits", n_out);
+    int rc = m->arch->forward(m, sub, lg);
+    for (int i = 0; i < n_out && !rc; i++) ids[i] = qr_argmax(lg + (size_t)i * vocab, (int)vocab);
+    free(lg);
+    return rc ? qr_fail(e, "forward failed") : 0;
+}
+
+static int forward_impl(QrModel *m, const QrBatch *b, float *logits, int *ids, QrErr *e) {
     if (!m->kv.len) return qr_fail(e, "forward: no KV cache reserved (qr_model_reserve)");
     // Validate everything first: a bad id must not index out of bounds.
     for (int i = 0; i < b->n; i++) {
@@ -224,16 +252,13 @@ int qr_model_forward(QrModel *m, const QrBatch *b, float *logits, QrErr *e) {
             if (s + sub.n == b->n) want[sub.n - 1] = last_only[0];
             sub.want_logits = want;
         }
-#ifdef QR_CUDA
-        int rc = m->device == QR_DEVICE_CUDA ? qr_cuda_forward(m, &sub, logits, e) : m->arch->forward(m, &sub, logits);
-#else
-        int rc = m->arch->forward(m, &sub, logits);
-#endif
         int n_out = 0;
         for (int i = 0; i < sub.n; i++) n_out += sub.want_logits[i] != 0;
+        int rc = chunk_forward(m, &sub, n_out, logits, ids, e);
         free(want);
-        if (rc) return m->device == QR_DEVICE_CUDA ? -1 : qr_fail(e, "forward failed"); // CUDA filled e
-        logits += (size_t)n_out * vocab;
+        if (rc) return -1;
+        if (logits) logits += (size_t)n_out * vocab;
+        else ids += n_out;
         for (int i = 0; i < sub.n; i++)
             if (m->kv.len[sub.seq[i]] < sub.pos[i] + 1) m->kv.len[sub.seq[i]] = sub.pos[i] + 1;
     }

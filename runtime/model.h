@@ -160,6 +160,10 @@ void qr_model_clear_seq(QrModel *m, int slot);
 // Runs the batch (split into max_batch chunks as needed); writes the logits of
 // the requested tokens, in batch order, to logits[n_requested, vocab].
 int qr_model_forward(QrModel *m, const QrBatch *b, float *logits, QrErr *e);
+// The same, returning only the greedy choice (argmax, ties to the lowest id)
+// of each requested row in ids[n_requested]. On CUDA the argmax runs on the
+// device and no logits cross to the host.
+int qr_model_forward_ids(QrModel *m, const QrBatch *b, int *ids, QrErr *e);
 void qr_model_free(QrModel *m);
 
 // Parameter count implied by the config, and bytes of weights as loaded.

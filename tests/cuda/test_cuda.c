@@ -483,7 +483,9 @@ static void test_model(const char *path, QrWeightFormat q, int require_same) {
              qr_wf_name(q));
     if (diverged >= 0)
         printf("  first divergence at step %d, CPU logit gap between the two choices %.3g\n", diverged, gap);
-    check(diverged < 0 || !require_same, what, worst, require_same ? 1e-4 : INFINITY);
+    // Decode runs the matrix-vector kernels (fp32 compute over the stored
+    // weights, as the CPU): same tokens and logits within 1e-4 required.
+    check(!require_same || (diverged < 0 && worst <= 1e-4), what, worst, require_same ? 1e-4 : INFINITY);
 
     // Batched: 4 sequences of different prompt lengths, generated together,
     // stopping on their own (max_new_tokens, plus EOS when the model emits it).
@@ -506,7 +508,11 @@ static void test_model(const char *path, QrWeightFormat q, int require_same) {
     }
     snprintf(what, sizeof what, "%s %s: 4 sequences batched, same tokens", path + strlen("tests/fixtures/"),
              qr_wf_name(q));
-    check(same || !require_same, what, same ? 0 : 1, 0);
+    // The batched prefill (14 tokens > 8) goes through cuBLASLt: exact in fp32
+    // up to summation order, but fp16/bf16 weights then multiply activations
+    // rounded to that type, so only the f32 fixtures must give the same tokens.
+    int exact = require_same && strstr(path, "-f32") != NULL;
+    check(same || !exact, what, same ? 0 : 1, 0);
     free(lc), free(lg);
     qr_model_free(mc), qr_model_free(mg);
 }
