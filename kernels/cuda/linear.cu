@@ -166,16 +166,22 @@ __device__ __forceinline__ float round_ct(int ct, float v) {
     return ct == QC_COMPUTE_F16 ? qc_round_half(v) : ct == QC_COMPUTE_BF16 ? qc_round_bf16(v) : v;
 }
 
+// The block's shared copies of the NF4 levels and the nested dynamic map
+// (the caller synchronizes before use).
+__device__ __forceinline__ void nf4_tables(const QcLinear &L, float *code, float *code2) {
+    for (int j = threadIdx.x; j < 256; j += blockDim.x) {
+        code2[j] = L.code2[j];
+        if (j < 16) code[j] = L.code[j];
+    }
+}
+
 // Fast matrix-vector: in % 64 == 0, fp32 compute. Each lane takes 32
 // consecutive elements (16 bytes of codes, inside one 64-block): the block's
 // sum of code * x is formed first and multiplied by the block scale once.
 template <int NB, bool NOISE>
 __global__ void k_nf4_gemv(QcLinear L, const float *x, int n, float *y) {
     __shared__ float code[16], code2[256];
-    for (int j = threadIdx.x; j < 256; j += blockDim.x) {
-        code2[j] = L.code2[j];
-        if (j < 16) code[j] = L.code[j];
-    }
+    nf4_tables(L, code, code2);
     __syncthreads();
     int r = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (r >= L.out) return;
@@ -233,10 +239,7 @@ __global__ void k_nf4_gemv(QcLinear L, const float *x, int n, float *y) {
 // Any shape, any compute type: element by element (blocks may straddle rows).
 template <int NB> __global__ void k_nf4_gemv_any(QcLinear L, const float *x, int n, float *y) {
     __shared__ float code[16], code2[256];
-    for (int j = threadIdx.x; j < 256; j += blockDim.x) {
-        code2[j] = L.code2[j];
-        if (j < 16) code[j] = L.code[j];
-    }
+    nf4_tables(L, code, code2);
     __syncthreads();
     int r = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (r >= L.out) return;
@@ -264,10 +267,7 @@ template <int NB> __global__ void k_nf4_gemv_any(QcLinear L, const float *x, int
 __global__ void k_nf4_matmul(QcLinear L, const float *x, int n, float *y) {
     __shared__ float code[16], code2[256];
     __shared__ float Ws[NT][KT + 1], Xs[NT][KT + 1];
-    for (int j = threadIdx.x; j < 256; j += blockDim.x) {
-        code2[j] = L.code2[j];
-        if (j < 16) code[j] = L.code[j];
-    }
+    nf4_tables(L, code, code2); // synchronized at the top of the K loop
     int o0 = blockIdx.x * NT, i0 = blockIdx.y * NT;
     int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     float acc[4][4] = {{0}};
@@ -303,10 +303,7 @@ __global__ void k_nf4_matmul(QcLinear L, const float *x, int n, float *y) {
 
 __global__ void k_nf4_dequant_bf16(QcLinear L, uint16_t *out) {
     __shared__ float code[16], code2[256];
-    for (int j = threadIdx.x; j < 256; j += blockDim.x) {
-        code2[j] = L.code2[j];
-        if (j < 16) code[j] = L.code[j];
-    }
+    nf4_tables(L, code, code2);
     __syncthreads();
     size_t total = (size_t)L.out * L.in;
     for (size_t g = blockIdx.x * (size_t)blockDim.x + threadIdx.x; g < total; g += (size_t)gridDim.x * blockDim.x)
