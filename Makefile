@@ -59,6 +59,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+# eval/sandbox.c embeds eval/zygote.py with .incbin.
+$(BUILD)/eval/sandbox.o: eval/zygote.py
+
 $(BUILD)/%.o: %.cu kernels/cuda/qcuda.h kernels/cuda/common.cuh
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c -o $@ $<

@@ -55,8 +55,8 @@ int cmd_logits(int argc, char **argv) {
     }
     QrModel *m;
     Tokenizer *tok;
-    int32_t *ids;
-    int n;
+    int32_t *ids = NULL;
+    int n = 0;
     QrErr e;
     if (!a.model) return cli_dief("logits: --model PATH is required (see --help)");
     if (cli_open_model(&a, &m, &tok, 0, &e)) return cli_die(&e);

@@ -327,7 +327,7 @@ static int build_inputs(Ctx *c, json_t *arr, const char *field, int mbpp_id, QrI
     return 0;
 }
 
-static void free_task(QrTask *t) {
+static void free_task(QrProblem *t) {
     free(t->task_id), free(t->prompt), free(t->entry_point), free(t->canonical_solution);
     free(t->reference), free(t->text), free(t->contract), free(t->test);
     for (uint32_t i = 0; i < t->n_asserts; i++) free(t->asserts[i]);
@@ -349,7 +349,7 @@ static int task_number(const char *id) {
 }
 
 // Splits text on '\n' into lines kept as the assert list (skipping blank ones).
-static int split_asserts(Ctx *c, const char *text, QrTask *t) {
+static int split_asserts(Ctx *c, const char *text, QrProblem *t) {
     size_t cap = 4;
     t->asserts = malloc(cap * sizeof *t->asserts);
     if (!t->asserts) return CTX_FAIL(c, "out of memory");
@@ -415,7 +415,7 @@ static char *mbpp_entry_point(const char *code, const char *test) {
     return last;
 }
 
-static int load_task(Ctx *c, QrDatasetKind kind, json_t *o, QrTask *t) {
+static int load_task(Ctx *c, QrDatasetKind kind, json_t *o, QrProblem *t) {
     if (!json_is_object(o)) return CTX_FAIL(c, "not a JSON object");
     if (kind == QR_DS_MBPP) {
         json_t *id = json_object_get(o, "task_id");
@@ -532,7 +532,7 @@ int qr_dataset_load(QrDataset *ds, const char *name, const char *path, QrErr *e)
         }
         if (ds->n_tasks == cap) {
             cap = cap ? cap * 2 : 256;
-            QrTask *nt = realloc(ds->tasks, cap * sizeof *nt);
+            QrProblem *nt = realloc(ds->tasks, cap * sizeof *nt);
             if (!nt) {
                 json_decref(o);
                 rc = CTX_FAIL(&c, "out of memory");
@@ -540,7 +540,7 @@ int qr_dataset_load(QrDataset *ds, const char *name, const char *path, QrErr *e)
             }
             ds->tasks = nt;
         }
-        QrTask *t = &ds->tasks[ds->n_tasks++];
+        QrProblem *t = &ds->tasks[ds->n_tasks++];
         memset(t, 0, sizeof *t);
         rc = load_task(&c, kind, o, t);
         json_decref(o);
@@ -553,15 +553,15 @@ int qr_dataset_load(QrDataset *ds, const char *name, const char *path, QrErr *e)
     return rc;
 }
 
-const QrTask *qr_dataset_find(const QrDataset *ds, const char *task_id) {
+const QrProblem *qr_dataset_find(const QrDataset *ds, const char *task_id) {
     for (size_t i = 0; i < ds->n_tasks; i++)
         if (!strcmp(ds->tasks[i].task_id, task_id)) return &ds->tasks[i];
     return NULL;
 }
 
-char *qr_task_program(const QrTask *t, const char *completion) { return cat2(t->prompt, completion); }
+char *qr_problem_program(const QrProblem *t, const char *completion) { return cat2(t->prompt, completion); }
 
-PyVal *qr_task_input(const QrTask *t, int plus, uint32_t i, QrArena *a, QrErr *e) {
+PyVal *qr_problem_input(const QrProblem *t, int plus, uint32_t i, QrArena *a, QrErr *e) {
     const QrInputs *in = plus ? &t->plus : &t->base;
     if (i >= in->n) {
         qr_fail(e, "%s: no %s input %u", t->task_id, plus ? "plus" : "base", i);

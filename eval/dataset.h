@@ -15,7 +15,7 @@
 //     one assert, `"""` (each line ends with '\n').
 //   * MBPP: built the same way from `text` and the first of `test_list`.
 // For every dataset the program that is executed for a completion is
-// prompt + completion (qr_task_program), as EvalPlus does.
+// prompt + completion (qr_problem_program), as EvalPlus does.
 //
 // Test inputs of the "+" datasets are kept as CPython marshal data (see
 // eval/pyval.h) ready to be sent to a worker, after the conversions EvalPlus
@@ -25,7 +25,7 @@
 // Usage:
 //   QrDataset ds; QrErr e;
 //   if (qr_dataset_load(&ds, "humaneval+", NULL, &e)) { ...e.msg... }
-//   const QrTask *t = qr_dataset_find(&ds, "HumanEval/0");
+//   const QrProblem *t = qr_dataset_find(&ds, "HumanEval/0");
 //   ... t->prompt, t->entry_point, t->base.n, t->plus.n ...
 //   qr_dataset_free(&ds);
 #pragma once
@@ -72,14 +72,14 @@ typedef struct {
     // Differential tests ("+" datasets only; n == 0 otherwise).
     QrInputs base, plus;
     double atol; // EvalPlus's per-task absolute tolerance (0 = exact)
-} QrTask;
+} QrProblem;
 
 typedef struct {
     QrDatasetKind kind;
     const char *name;   // canonical name, e.g. "humaneval+"
     char *path;         // the file that was read
     char sha256[65];    // hex SHA-256 of the file's bytes as stored (the cache key for expected outputs)
-    QrTask *tasks;      // in file order
+    QrProblem *tasks;      // in file order
     size_t n_tasks;
 } QrDataset;
 
@@ -106,11 +106,11 @@ int qr_data_path(const char *file, char *out, size_t n, QrErr *e);
 int qr_dataset_load(QrDataset *ds, const char *name, const char *path, QrErr *e);
 void qr_dataset_free(QrDataset *ds);
 
-const QrTask *qr_dataset_find(const QrDataset *ds, const char *task_id);
+const QrProblem *qr_dataset_find(const QrDataset *ds, const char *task_id);
 
 // The program executed for a model completion: prompt + completion (malloc'd).
-char *qr_task_program(const QrTask *t, const char *completion);
+char *qr_problem_program(const QrProblem *t, const char *completion);
 
 // Decodes input i of the base (plus = 0) or plus (plus = 1) set: a PV_LIST or
 // PV_TUPLE of arguments, allocated in a.
-PyVal *qr_task_input(const QrTask *t, int plus, uint32_t i, QrArena *a, QrErr *e);
+PyVal *qr_problem_input(const QrProblem *t, int plus, uint32_t i, QrArena *a, QrErr *e);

@@ -131,33 +131,43 @@ static inline __attribute__((always_inline)) void tile(QrDType wt, const float *
         for (int c = 0; c < C; c++) y[(size_t)(r0 + r) * out + c0 + c] = hsum8(acc[r][c]);
 }
 
-// Instantiations: the decode shape (one activation row, 8 weight rows = 8
-// independent FMA chains, enough to cover the FMA latency while streaming W),
-// and the prefill shape (3 x 4 = 12 accumulators + 3 activations + 1 weight =
-// the 16 ymm registers), plus the edges.
-#define TILE_FN(R, C)                                                                                       \
-    static void tile_##R##_##C(QrDType wt, const float *x, int in, const void *W, int out, int r0, int c0, \
-                               float *y) {                                                                  \
-        tile(wt, x, in, W, out, r0, c0, y, R, C);                                                           \
-    }
-TILE_FN(1, 8)
-TILE_FN(1, 4)
-TILE_FN(1, 1)
-TILE_FN(2, 4)
-TILE_FN(2, 1)
-TILE_FN(3, 4)
-TILE_FN(3, 1)
+// Instantiations, one set per weight format (the format is a compile-time
+// constant inside each, so the conversion is straight-line code): the decode
+// shape (one activation row, 8 weight rows = 8 independent FMA chains, enough
+// to cover the FMA latency while streaming W), and the prefill shape (3 x 4 =
+// 12 accumulators + 3 activations + 1 weight = the 16 ymm registers), plus the
+// edges.
+typedef void (*TileFn)(const float *, int, const void *, int, int, int, float *);
+typedef struct {
+    TileFn t18, t14, t11, t24, t21, t34, t31;
+} TileSet;
 
-typedef void (*TileFn)(QrDType, const float *, int, const void *, int, int, int, float *);
+#define TILE_FN(DT, S, R, C)                                                                                   \
+    static void tile_##S##_##R##_##C(const float *x, int in, const void *W, int out, int r0, int c0, float *y) { \
+        tile(DT, x, in, W, out, r0, c0, y, R, C);                                                              \
+    }
+#define TILE_SET(DT, S)                                                                                        \
+    TILE_FN(DT, S, 1, 8)                                                                                       \
+    TILE_FN(DT, S, 1, 4)                                                                                       \
+    TILE_FN(DT, S, 1, 1)                                                                                       \
+    TILE_FN(DT, S, 2, 4)                                                                                       \
+    TILE_FN(DT, S, 2, 1)                                                                                       \
+    TILE_FN(DT, S, 3, 4)                                                                                       \
+    TILE_FN(DT, S, 3, 1)                                                                                       \
+    static const TileSet TILES_##S = {tile_##S##_1_8, tile_##S##_1_4, tile_##S##_1_1, tile_##S##_2_4,          \
+                                      tile_##S##_2_1, tile_##S##_3_4, tile_##S##_3_1};
+TILE_SET(QR_DT_F32, f32)
+TILE_SET(QR_DT_BF16, bf16)
+TILE_SET(QR_DT_F16, f16)
 
 // Output rows [c_begin, c_end) for all n activation rows.
-static void gemm_rows(QrDType wt, const void *W, int out, int in, const float *x, int n, float *y, int c_begin,
-                      int c_end) {
+static void gemm_rows(const TileSet *T, const void *W, int out, int in, const float *x, int n, float *y,
+                      int c_begin, int c_end) {
     if (n == 1) {
         int c = c_begin;
-        for (; c + 8 <= c_end; c += 8) tile_1_8(wt, x, in, W, out, 0, c, y);
-        for (; c + 4 <= c_end; c += 4) tile_1_4(wt, x, in, W, out, 0, c, y);
-        for (; c < c_end; c++) tile_1_1(wt, x, in, W, out, 0, c, y);
+        for (; c + 8 <= c_end; c += 8) T->t18(x, in, W, out, 0, c, y);
+        for (; c + 4 <= c_end; c += 4) T->t14(x, in, W, out, 0, c, y);
+        for (; c < c_end; c++) T->t11(x, in, W, out, 0, c, y);
         return;
     }
     // Blocks of weight rows small enough to stay in L2 while every activation
@@ -167,16 +177,17 @@ static void gemm_rows(QrDType wt, const void *W, int out, int in, const float *x
         int ce = cb + CB < c_end ? cb + CB : c_end;
         for (int r = 0; r < n; r += 3) {
             int R = n - r >= 3 ? 3 : n - r;
-            TileFn f4 = R == 3 ? tile_3_4 : R == 2 ? tile_2_4 : tile_1_4;
-            TileFn f1 = R == 3 ? tile_3_1 : R == 2 ? tile_2_1 : tile_1_1;
+            TileFn f4 = R == 3 ? T->t34 : R == 2 ? T->t24 : T->t14;
+            TileFn f1 = R == 3 ? T->t31 : R == 2 ? T->t21 : T->t11;
             int c = cb;
-            for (; c + 4 <= ce; c += 4) f4(wt, x, in, W, out, r, c, y);
-            for (; c < ce; c++) f1(wt, x, in, W, out, r, c, y);
+            for (; c + 4 <= ce; c += 4) f4(x, in, W, out, r, c, y);
+            for (; c < ce; c++) f1(x, in, W, out, r, c, y);
         }
     }
 }
 
 void qr_gemm(QrDType wt, const void *W, int out, int in, const float *x, int n, float *y) {
+    const TileSet *T = wt == QR_DT_BF16 ? &TILES_bf16 : wt == QR_DT_F16 ? &TILES_f16 : &TILES_f32;
     // Split output rows evenly (in multiples of 8) across threads: each output
     // element is computed by one thread, so the thread count never changes bits.
 #pragma omp parallel
@@ -189,7 +200,7 @@ void qr_gemm(QrDType wt, const void *W, int out, int in, const float *x, int n, 
         int units = (out + 7) / 8;
         int ub = (int)((long)units * t / nt), ue = (int)((long)units * (t + 1) / nt);
         int cb = ub * 8, ce = ue * 8 < out ? ue * 8 : out;
-        if (cb < ce) gemm_rows(wt, W, out, in, x, n, y, cb, ce);
+        if (cb < ce) gemm_rows(T, W, out, in, x, n, y, cb, ce);
     }
 }
 

@@ -200,11 +200,11 @@ static void test_sha256(void **st) {
     assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
-static char *input_repr(const QrTask *t, int plus, uint32_t i) {
+static char *input_repr(const QrProblem *t, int plus, uint32_t i) {
     QrArena a;
     qr_arena_init(&a, 0);
     QrErr e;
-    PyVal *v = qr_task_input(t, plus, i, &a, &e);
+    PyVal *v = qr_problem_input(t, plus, i, &a, &e);
     assert_non_null(v);
     QrSbuf b;
     qr_sb_init(&b);
@@ -213,7 +213,7 @@ static char *input_repr(const QrTask *t, int plus, uint32_t i) {
     return qr_sb_take(&b);
 }
 
-static void expect_input(const QrTask *t, int plus, uint32_t i, const char *want) {
+static void expect_input(const QrProblem *t, int plus, uint32_t i, const char *want) {
     char *got = input_repr(t, plus, i);
     assert_string_equal(got, want);
     free(got);
@@ -230,7 +230,7 @@ static void test_humaneval_plus(void **st) {
     for (size_t i = 0; i < ds.n_tasks; i++) nb += ds.tasks[i].base.n, np += ds.tasks[i].plus.n;
     assert_int_equal(nb, 1570);
     assert_int_equal(np, 122683);
-    const QrTask *t = qr_dataset_find(&ds, "HumanEval/0");
+    const QrProblem *t = qr_dataset_find(&ds, "HumanEval/0");
     assert_non_null(t);
     assert_string_equal(t->entry_point, "has_close_elements");
     const char *pre = "from typing import List\n\n\ndef has_close_elements(";
@@ -241,7 +241,7 @@ static void test_humaneval_plus(void **st) {
     expect_input(qr_dataset_find(&ds, "HumanEval/53"), 1, 100, "[-1000000000000000000000, 1000000000000000000000]");
     assert_true(qr_dataset_find(&ds, "HumanEval/32")->atol == 1e-4);
     assert_true(qr_dataset_find(&ds, "HumanEval/2")->atol == 1e-6);
-    char *prog = qr_task_program(t, "    return False\n");
+    char *prog = qr_problem_program(t, "    return False\n");
     assert_int_equal(strlen(prog), strlen(t->prompt) + 17);
     free(prog);
     assert_null(qr_dataset_find(&ds, "HumanEval/164"));
@@ -258,7 +258,7 @@ static void test_mbpp_plus(void **st) {
     for (size_t i = 0; i < ds.n_tasks; i++) nb += ds.tasks[i].base.n, np += ds.tasks[i].plus.n;
     assert_int_equal(nb, 1174);
     assert_int_equal(np, 39841);
-    const QrTask *t = qr_dataset_find(&ds, "Mbpp/2");
+    const QrProblem *t = qr_dataset_find(&ds, "Mbpp/2");
     assert_string_equal(t->prompt, "\"\"\"\nWrite a function to find the shared elements from the given two lists.\n"
                                    "assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))\n\"\"\"\n");
     assert_string_equal(t->text, "Write a function to find the shared elements from the given two lists.");

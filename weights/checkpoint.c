@@ -52,6 +52,7 @@ static int open_gguf(QrCheckpoint *c, QrErr *e) {
     c->gguf = calloc(1, sizeof *c->gguf);
     if (!c->gguf) return qr_fail(e, "%s: out of memory", c->path);
     if (gguf_open(c->gguf, c->path, e)) {
+        gguf_close(c->gguf); // frees what a failed parse allocated
         free(c->gguf);
         c->gguf = NULL;
         return -1;
