@@ -24,14 +24,7 @@
 #include "runtime/presets.h"
 #include "util/timer.h"
 
-#define CU(call)                                                                                  \
-    do {                                                                                          \
-        cudaError_t r_ = (call);                                                                  \
-        if (r_ != cudaSuccess) {                                                                  \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(r_)); \
-            exit(1);                                                                              \
-        }                                                                                         \
-    } while (0)
+#define CU QC_CHECK_OR_EXIT
 
 static const char *FMT_NAME[] = {"f32", "f16", "bf16", "nf4", "int8"};
 

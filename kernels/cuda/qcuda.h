@@ -12,6 +12,17 @@
 #include <stdint.h>
 #include <cublasLt.h>
 
+// For programs only (tests/cuda, bench/cuda), never for library code: a failed
+// call prints file, line, call and message, and exits 1.
+#define QC_CHECK_OR_EXIT(call)                                                                    \
+    do {                                                                                          \
+        cudaError_t qc_r_ = (call);                                                               \
+        if (qc_r_ != cudaSuccess) {                                                               \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(qc_r_)); \
+            exit(1);                                                                              \
+        }                                                                                         \
+    } while (0)
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -25,14 +25,7 @@
 
 static int n_fail, n_pass;
 
-#define CU(call)                                                                                              \
-    do {                                                                                                      \
-        cudaError_t r_ = (call);                                                                              \
-        if (r_ != cudaSuccess) {                                                                              \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(r_));            \
-            exit(1);                                                                                          \
-        }                                                                                                     \
-    } while (0)
+#define CU QC_CHECK_OR_EXIT
 
 static void check(int ok, const char *what, double got, double tol) {
     printf("  %-58s %s  (%.3g, tolerance %.3g)\n", what, ok ? "ok  " : "FAIL", got, tol);
