@@ -1,4 +1,5 @@
 #include "runtime/archutil.h"
+#include "kernels/ops.h"
 #include "runtime/qlinear.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,6 +240,11 @@ float *qr_arch_buffers(float **const ptrs[], const size_t sizes[], int n) {
 }
 
 // ---- forward helpers ----
+
+void qr_arch_gelu(QrAct act, float *a, size_t n) {
+    if (act == QR_ACT_GELU) qr_gelu(a, n);
+    else qr_gelu_tanh(a, n);
+}
 
 QrKVLayer qr_kv_store(QrModel *m, int l, const QrBatch *b, const float *k, const float *v) {
     size_t kvd = (size_t)m->kv.kv_dim;

@@ -71,6 +71,9 @@ float *qr_arch_buffers(float **const ptrs[], const size_t sizes[], int n);
 
 // ---- forward helpers ----
 
+// a[i] = act(a[i]) for the non-gated MLPs (GELU, exact or tanh form).
+void qr_arch_gelu(QrAct act, float *a, size_t n);
+
 // Writes the batch's k and v rows ([n, kv_dim] each) into layer l of the KV
 // cache at (seq, pos) and returns that layer's view for qr_attention.
 QrKVLayer qr_kv_store(QrModel *m, int l, const QrBatch *b, const float *k, const float *v);

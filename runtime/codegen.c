@@ -84,6 +84,10 @@ static int config_hf(const json_t *j, const char *file, QrConfig *c, QrErr *e) {
         geti(j, "vocab_size", NULL, 0, 50400, 1, 1 << 22, &c->vocab_size, file, e) ||
         geti(j, "rotary_dim", NULL, 0, 64, 2, 1024, &c->rope_dim, file, e))
         return -1;
+    // rotary_dim null asks HF for rotary over all of n_embd, which only fits
+    // one head: not a working configuration
+    const json_t *rd = json_object_get(j, "rotary_dim");
+    if (rd && json_is_null(rd)) return qr_fail(e, "%s: \"rotary_dim\": null is not supported for codegen", file);
     // n_inner null: 4 * n_embd (CodeGenBlock)
     if (geti(j, "n_inner", NULL, 0, 4LL * c->dim, 1, 1 << 20, &c->ffn_dim, file, e)) return -1;
     if (c->n_heads % MP_NUM || c->dim % c->n_heads)
@@ -235,8 +239,7 @@ static int cg_forward(QrModel *m, const QrBatch *b, float *logits) {
         qr_linear_forward(&L->out, s->att, n, s->xb2);
         // MLP branch on the same normed input; (attn + mlp) + residual as HF adds them
         qr_linear_forward(&L->fc_in, s->xb, n, s->hb);
-        if (c->act == QR_ACT_GELU) qr_gelu(s->hb, (size_t)n * c->ffn_dim);
-        else qr_gelu_tanh(s->hb, (size_t)n * c->ffn_dim);
+        qr_arch_gelu(c->act, s->hb, (size_t)n * c->ffn_dim);
         qr_linear_forward(&L->fc_out, s->hb, n, s->att);
         qr_add(s->xb2, s->att, (size_t)n * dim);
         qr_add(s->x, s->xb2, (size_t)n * dim);

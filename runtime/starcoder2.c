@@ -180,11 +180,6 @@ static int sc2_alloc_state(QrModel *m, QrErr *e) {
 }
 
 // ---- forward ----
-static void activation(QrAct act, float *a, size_t n) {
-    if (act == QR_ACT_GELU) qr_gelu(a, n);
-    else qr_gelu_tanh(a, n);
-}
-
 static int sc2_forward(QrModel *m, const QrBatch *b, float *logits) {
     const QrConfig *c = &m->cfg;
     Sc2Weights *w = m->w;
@@ -209,7 +204,7 @@ static int sc2_forward(QrModel *m, const QrBatch *b, float *logits) {
 
         qr_layernorm(s->xb, s->x, L->ln2_w, L->ln2_b, n, dim, c->norm_eps);
         qr_linear_forward(&L->fc, s->xb, n, s->hb);
-        activation(c->act, s->hb, (size_t)n * c->ffn_dim);
+        qr_arch_gelu(c->act, s->hb, (size_t)n * c->ffn_dim);
         qr_linear_forward(&L->proj, s->hb, n, s->xb2);
         qr_add(s->x, s->xb2, (size_t)n * dim);
     }

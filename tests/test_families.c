@@ -424,6 +424,8 @@ static void test_unsupported(void **st) {
     const char *cg = "{\"model_type\": \"codegen\", \"n_embd\": 96, \"n_layer\": 1, \"vocab_size\": 100, ";
     snprintf(buf, sizeof buf, "%s\"n_head\": 6, \"rotary_dim\": 8}", cg);
     expect_error(buf, "divisible by mp_num 4");
+    snprintf(buf, sizeof buf, "%s\"n_head\": 8, \"rotary_dim\": null}", cg);
+    expect_error(buf, "\"rotary_dim\": null is not supported");
     snprintf(buf, sizeof buf, "%s\"n_head\": 8, \"rotary_dim\": 16}", cg);
     expect_error(buf, "rotary dims 16 must be even and at most head_dim 12");
     snprintf(buf, sizeof buf, "%s\"n_head\": 8, \"rotary_dim\": 8, \"activation_function\": \"relu\"}", cg);
