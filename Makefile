@@ -33,7 +33,7 @@ LIBSRC  := $(filter-out cli/main.c,$(foreach d,$(STAGES),$(wildcard $(d)/*.c)))
 ifdef CUDA
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
-NVFLAGS   ?= -O2 -std=c++17 -arch=sm_90 -I. -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
+NVFLAGS   ?= -O2 -std=c++17 -arch=sm_90 -lineinfo -I. -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
 CFLAGS    += -DQR_CUDA=1 -I$(CUDA_HOME)/include
 LDLIBS    += -L$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
 CUSRC     := $(wildcard kernels/cuda/*.cu)
