@@ -88,15 +88,16 @@ static int read_ids(const json_t *v, int *ids, int max, int *n, const char *key,
 
 // Generation parameters: generation_config.json when the directory has one,
 // else the legacy keys of config.json (transformers' from_model_config);
-// special token ids missing from the former come from config.json.
+// special token ids missing from the former come from config.json. dir NULL:
+// config.json only.
 static int read_gen(const json_t *cfg, const char *cfg_file, const char *dir, const MbartConfig *c, MbartGen *g,
                     QrErr *e) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/generation_config.json", dir);
+    char path[4096] = "";
+    if (dir) snprintf(path, sizeof path, "%s/generation_config.json", dir);
     json_t *gj = NULL;
     const json_t *j = cfg;
     const char *file = cfg_file;
-    if (qr_is_dir(dir) && qr_file_exists(path)) {
+    if (dir && qr_file_exists(path)) {
         json_error_t je;
         if (!(gj = json_load_file(path, 0, &je))) return qr_fail(e, "%s: line %d: %s", path, je.line, je.text);
         if (!json_is_object(gj)) {
@@ -169,54 +170,25 @@ out:
 
 // ---- weights ----
 
-static const QrTensor *need(const QrCheckpoint *ck, const char *name, QrErr *e) {
-    const QrTensor *t = qr_ckpt_find(ck, name);
-    if (!t) qr_fail(e, "%s: tensor '%s' is missing", ck->path, name);
-    return t;
-}
-
-// A vector (or a [1, n] row, as final_logits_bias is stored) as owned f32.
-static float *load_vec(const QrCheckpoint *ck, const char *name, int64_t n, QrErr *e) {
-    const QrTensor *t = need(ck, name, e);
-    if (!t) return NULL;
-    char sh[96];
-    int ok = (t->ndim == 1 && t->shape[0] == n) || (t->ndim == 2 && t->shape[0] == 1 && t->shape[1] == n);
-    if (!ok) {
-        qr_fail(e, "%s: tensor '%s' has shape %s, the config implies [%lld]", t->file, name,
-                qr_shape_str(t, sh, sizeof sh), (long long)n);
-        return NULL;
-    }
-    float *v = malloc((size_t)n * sizeof *v);
-    if (!v) {
-        qr_fail(e, "out of memory");
-        return NULL;
-    }
-    if (qr_to_f32(t->dtype, t->data, v, (size_t)n)) {
-        qr_fail(e, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)", t->file, name, qr_dtype_name(t->dtype));
-        free(v);
-        return NULL;
-    }
-    return v;
-}
-
+// Tensor names are "<prefix>.weight" / "<prefix>.bias"; prefixes fit in 160 bytes.
 static int load_linear(const QrCheckpoint *ck, const char *prefix, int out, int in, int bias, QrLinear *L, QrErr *e) {
-    char name[160];
+    char name[176];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    const QrTensor *t = need(ck, name, e);
+    const QrTensor *t = qr_ckpt_need(ck, name, e);
     if (!t || qr_linear_from_tensor(L, t, out, in, 0, QR_WF_F32, e)) return -1;
     if (bias) {
         snprintf(name, sizeof name, "%s.bias", prefix);
-        if (!(L->bias = load_vec(ck, name, out, e))) return -1;
+        if (!(L->bias = qr_ckpt_vec(ck, name, out, e))) return -1;
     }
     return 0;
 }
 
 static int load_norm(const QrCheckpoint *ck, const char *prefix, int d, float **w, float **b, QrErr *e) {
-    char name[160];
+    char name[176];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    if (!(*w = load_vec(ck, name, d, e))) return -1;
+    if (!(*w = qr_ckpt_vec(ck, name, d, e))) return -1;
     snprintf(name, sizeof name, "%s.bias", prefix);
-    return (*b = load_vec(ck, name, d, e)) ? 0 : -1;
+    return (*b = qr_ckpt_vec(ck, name, d, e)) ? 0 : -1;
 }
 
 static int load_attn(const QrCheckpoint *ck, const char *prefix, const char *ln, int d, MbartAttn *a, QrErr *e) {
@@ -302,29 +274,30 @@ void mbart_free(MbartModel *m) {
     free(m);
 }
 
-int mbart_load(MbartModel **out, const char *dir, QrErr *e) {
+int mbart_from_checkpoint(MbartModel **out, QrCheckpoint *ck_in, const char *gen_dir, QrErr *e) {
     *out = NULL;
     MbartModel *m = calloc(1, sizeof *m);
-    if (!m) return qr_fail(e, "out of memory");
-    if (qr_ckpt_open(&m->ckpt, dir, e)) {
-        free(m);
-        return -1;
+    if (!m) {
+        qr_ckpt_close(ck_in);
+        return qr_fail(e, "out of memory");
     }
+    m->ckpt = *ck_in;
+    memset(ck_in, 0, sizeof *ck_in);
     const QrCheckpoint *ck = &m->ckpt;
-    if (ck->kind != QR_CKPT_HF || !ck->config) {
-        qr_fail(e, "%s: an mBART translator is a Hugging Face checkpoint directory (config.json + safetensors)", dir);
+    if (!ck->config) {
+        qr_fail(e, "%s: an mBART translator is a Hugging Face checkpoint directory (config.json + safetensors)", ck->path);
         goto fail;
     }
+    const char *cfg_file = ck->config_path ? ck->config_path : ck->path;
     MbartConfig *c = &m->cfg;
-    if (read_config(ck->config, ck->config_path, c, e)) goto fail;
-    if (read_gen(ck->config, ck->config_path, qr_is_dir(dir) ? dir : ".", c, &m->gen, e)) goto fail;
+    if (read_config(ck->config, cfg_file, c, e) || read_gen(ck->config, cfg_file, gen_dir, c, &m->gen, e)) goto fail;
     int d = c->d_model;
     // The shared embedding; older checkpoints also (or only) carry the tied copies.
     const char *emb = qr_ckpt_find(ck, "model.shared.weight") ? "model.shared" : "model.encoder.embed_tokens";
     if (load_linear(ck, emb, c->vocab_size, d, 0, &m->embed, e)) goto fail;
     if (!c->tie_embeddings && load_linear(ck, "lm_head", c->vocab_size, d, 0, &m->head, e)) goto fail;
     if (qr_ckpt_find(ck, "final_logits_bias")) {
-        if (!(m->logits_bias = load_vec(ck, "final_logits_bias", c->vocab_size, e))) goto fail;
+        if (!(m->logits_bias = qr_ckpt_vec(ck, "final_logits_bias", c->vocab_size, e))) goto fail;
     } else if (!(m->logits_bias = calloc((size_t)c->vocab_size, sizeof(float)))) {
         qr_fail(e, "out of memory");
         goto fail;
@@ -336,6 +309,17 @@ int mbart_load(MbartModel **out, const char *dir, QrErr *e) {
 fail:
     mbart_free(m);
     return -1;
+}
+
+int mbart_load(MbartModel **out, const char *dir, QrErr *e) {
+    *out = NULL;
+    QrCheckpoint ck;
+    if (qr_ckpt_open(&ck, dir, e)) return -1;
+    if (ck.kind != QR_CKPT_HF) {
+        qr_ckpt_close(&ck);
+        return qr_fail(e, "%s: an mBART translator is a Hugging Face checkpoint directory (config.json + safetensors)", dir);
+    }
+    return mbart_from_checkpoint(out, &ck, qr_is_dir(dir) ? dir : NULL, e);
 }
 
 // ---- forward pieces ----

@@ -104,6 +104,10 @@ typedef struct {
 } MbartModel;
 
 int mbart_load(MbartModel **out, const char *dir, QrErr *e);
+// The same from an open checkpoint (e.g. an in-memory one for benchmarks);
+// ownership of ck moves to the model, also on failure. gen_dir: where a
+// generation_config.json may be (NULL: the generation keys of config.json).
+int mbart_from_checkpoint(MbartModel **out, QrCheckpoint *ck, const char *gen_dir, QrErr *e);
 void mbart_free(MbartModel *m);
 
 // Encoder: ids[n] -> hidden[n, d_model] (after the final layer norm).

@@ -141,31 +141,9 @@ int qr_arch_add_param(QrModel *m, const char *name, QrLinear *lin, float *vec, i
     return 0;
 }
 
-static const QrTensor *need(const QrCheckpoint *ck, const char *name, QrErr *e) {
-    const QrTensor *t = qr_ckpt_find(ck, name);
-    if (!t) qr_fail(e, "%s: tensor '%s' is missing", ck->path, name);
-    return t;
-}
-
 float *qr_arch_vec(QrModel *m, const char *name, int n, int layer, QrErr *e) {
-    const QrTensor *t = need(&m->ckpt, name, e);
-    if (!t) return NULL;
-    char sh[96];
-    if (t->ndim != 1 || t->shape[0] != n) {
-        qr_fail(e, "%s: tensor '%s' has shape %s, the config implies [%d]", t->file, name,
-                qr_shape_str(t, sh, sizeof sh), n);
-        return NULL;
-    }
-    float *v = malloc((size_t)n * sizeof *v);
-    if (!v) {
-        qr_fail(e, "out of memory");
-        return NULL;
-    }
-    if (qr_to_f32(t->dtype, t->data, v, (size_t)n)) {
-        qr_fail(e, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)", t->file, name, qr_dtype_name(t->dtype));
-        free(v);
-        return NULL;
-    }
+    float *v = qr_ckpt_vec(&m->ckpt, name, n, e);
+    if (!v) return NULL;
     if (qr_arch_add_param(m, name, NULL, v, n, layer, 0)) {
         free(v);
         qr_fail(e, "out of memory");
@@ -183,7 +161,7 @@ static void bias_name(char *bn, size_t n, const char *name) {
 
 int qr_arch_linear(QrModel *m, const char *name, int rows, int cols, int bias, int layer, int flags, QrLinear *L,
                    QrErr *e) {
-    const QrTensor *t = need(&m->ckpt, name, e);
+    const QrTensor *t = qr_ckpt_need(&m->ckpt, name, e);
     if (!t || qr_linear_load(L, &m->ckpt, t, rows, cols, e)) return -1; // float or bitsandbytes-quantized
     if (qr_arch_add_param(m, name, L, NULL, 0, layer, flags)) return qr_fail(e, "out of memory");
     if (!bias) return 0;

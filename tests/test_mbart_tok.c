@@ -14,8 +14,10 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "attacks/mbart.h"
 #include "tokenizer/unicode_gcb.h"
+#include "util/fileio.h"
 
 #define DIR "tests/fixtures/mbart/tiny"
 #define REF "tests/fixtures/mbart/tokenizer_ref.json"
@@ -27,8 +29,8 @@ static json_t *load_ref(void) {
     return j;
 }
 
-static void check_encode(const MbartTok *t, const json_t *ref) {
-    const json_t *cases = json_object_get(ref, "encode");
+static void check_encode_key(const MbartTok *t, const json_t *ref, const char *key, size_t min_cases) {
+    const json_t *cases = json_object_get(ref, key);
     size_t i;
     const json_t *c;
     int n_ok = 0;
@@ -53,10 +55,12 @@ static void check_encode(const MbartTok *t, const json_t *ref) {
         n_ok += same;
         free(ids);
     }
-    fprintf(stderr, "  %s: %d/%zu encodings equal\n", t->source, n_ok, json_array_size(cases));
+    fprintf(stderr, "  %s (%s): %d/%zu encodings equal\n", t->source, key, n_ok, json_array_size(cases));
     assert_int_equal(n_ok, (int)json_array_size(cases));
-    assert_true(json_array_size(cases) >= 140);
+    assert_true(json_array_size(cases) >= min_cases);
 }
+
+static void check_encode(const MbartTok *t, const json_t *ref) { check_encode_key(t, ref, "encode", 140); }
 
 static void check_decode(const MbartTok *t, const json_t *ref) {
     const json_t *cases = json_object_get(ref, "decode");
@@ -109,6 +113,38 @@ static void test_tokenizer_json_matches_hf(void **st) {
     check_encode(&t, ref);
     check_decode(&t, ref);
     mbart_tok_free(&t);
+    json_decref(ref);
+}
+
+// The normalizer transformers 4 wrote into converted tokenizer.json files
+// (Precompiled, Strip(right), Replace(" {2,}" -> "\u2581")), against the
+// tokenizers library on the same file.
+static void test_tokenizer_json_v4_normalizer(void **st) {
+    (void)st;
+    json_t *ref = load_ref();
+    char *buf;
+    size_t len;
+    QrErr e;
+    if (qr_read_file("tests/fixtures/mbart/tokenizer.json.gz", &buf, &len, &e)) fail_msg("%s", e.msg);
+    json_error_t je;
+    json_t *tj = json_loadb(buf, len, 0, &je);
+    free(buf);
+    assert_non_null(tj);
+    json_object_set(tj, "normalizer", json_object_get(ref, "legacy_normalizer"));
+    char dir[] = "/tmp/qrobust_mbart_tok_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    assert_int_equal(json_dump_file(tj, path, 0), 0);
+    MbartTok t;
+    if (mbart_tok_load(&t, dir, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(t.uni->strip_right, 1);
+    assert_string_equal(t.uni->collapse, "\xE2\x96\x81");
+    check_encode_key(&t, ref, "encode_legacy", 25);
+    mbart_tok_free(&t);
+    unlink(path);
+    rmdir(dir);
+    json_decref(tj);
     json_decref(ref);
 }
 
@@ -178,6 +214,7 @@ static void test_graphemes(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spm_matches_hf), cmocka_unit_test(test_tokenizer_json_matches_hf),
+        cmocka_unit_test(test_tokenizer_json_v4_normalizer),
         cmocka_unit_test(test_spm_reader),     cmocka_unit_test(test_errors),
         cmocka_unit_test(test_graphemes),
     };

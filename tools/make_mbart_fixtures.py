@@ -148,7 +148,11 @@ def main():
         for sub in ("tiny", "tiny-relu"):
             shutil.rmtree(os.path.join(ROOT, sub), ignore_errors=True)
     os.makedirs(ROOT, exist_ok=True)
-    work = tempfile.mkdtemp()
+    # A fixed work directory: the trainer records its input path in the model file,
+    # so a fixed path makes the fixtures regenerate byte for byte.
+    work = os.path.join(tempfile.gettempdir(), "qrobust-mbart-fixtures")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
     tokdir = os.path.join(work, "tok")
     os.makedirs(tokdir)
     shutil.copy(train_spm(work), os.path.join(tokdir, "sentencepiece.bpe.model"))
@@ -186,9 +190,23 @@ def main():
     for c in cases[:20] + cases[120:]:
         dec.append({"ids": c["ids"], "text": tok.decode(c["ids"], skip_special_tokens=True),
                     "text_special": tok.decode(c["ids"], skip_special_tokens=False)})
+    # The normalizer transformers 4 wrote into converted tokenizer.json files
+    # (SpmConverter: Strip(right) and runs of spaces -> "\u2581"): qrobust reads it
+    # from a tokenizer.json; the ids come from the tokenizers library itself.
+    from tokenizers import Tokenizer as RawTokenizer
+    with open(os.path.join(work, "saved", "tokenizer.json"), encoding="utf-8") as f:
+        tj = json.load(f)
+    tj["normalizer"]["normalizers"] = [tj["normalizer"]["normalizers"][0],
+                                       {"type": "Strip", "strip_left": False, "strip_right": True},
+                                       {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]
+    raw = RawTokenizer.from_str(json.dumps(tj))
+    v4 = []
+    for t in edge + [d + "  " for d in descs[:5]] + ["Two  spaces  and a trailing tab\t", "  lead"]:
+        v4.append({"text": t, "src": "en_XX", "ids": raw.encode(t).ids})
     with open(os.path.join(ROOT, "tokenizer_ref.json"), "w", encoding="utf-8") as f:
         json.dump({"source": "transformers MBart50Tokenizer %s" % __import__("transformers").__version__,
-                   "vocab_size": V, "encode": cases, "decode": dec}, f, ensure_ascii=False, indent=0)
+                   "vocab_size": V, "encode": cases, "decode": dec, "legacy_normalizer": tj["normalizer"],
+                   "encode_legacy": v4}, f, ensure_ascii=False, indent=0)
 
     texts = [descs[0], descs[5], descs[17], "Write a python function to reverse a string."]
     enc_ids = [tok(t).input_ids for t in texts]

@@ -333,3 +333,31 @@ int qr_json_str(const json_t *o, const char *key, const char **out, const char *
     *out = json_string_value(v);
     return 0;
 }
+
+const QrTensor *qr_ckpt_need(const QrCheckpoint *c, const char *name, QrErr *e) {
+    const QrTensor *t = qr_ckpt_find(c, name);
+    if (!t) qr_fail(e, "%s: tensor '%s' is missing", c->path, name);
+    return t;
+}
+
+float *qr_ckpt_vec(const QrCheckpoint *c, const char *name, int64_t n, QrErr *e) {
+    const QrTensor *t = qr_ckpt_need(c, name, e);
+    if (!t) return NULL;
+    char sh[96];
+    if (!((t->ndim == 1 && t->shape[0] == n) || (t->ndim == 2 && t->shape[0] == 1 && t->shape[1] == n))) {
+        qr_fail(e, "%s: tensor '%s' has shape %s, the config implies [%lld]", t->file, name,
+                qr_shape_str(t, sh, sizeof sh), (long long)n);
+        return NULL;
+    }
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        qr_fail(e, "out of memory");
+        return NULL;
+    }
+    if (qr_to_f32(t->dtype, t->data, v, (size_t)n)) {
+        qr_fail(e, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)", t->file, name, qr_dtype_name(t->dtype));
+        free(v);
+        return NULL;
+    }
+    return v;
+}

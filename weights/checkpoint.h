@@ -31,6 +31,12 @@ typedef struct {
 int qr_ckpt_open(QrCheckpoint *c, const char *path, QrErr *e);
 void qr_ckpt_close(QrCheckpoint *c);
 const QrTensor *qr_ckpt_find(const QrCheckpoint *c, const char *name);
+// The same, or NULL with e filled: "<path>: tensor '<name>' is missing".
+const QrTensor *qr_ckpt_need(const QrCheckpoint *c, const char *name, QrErr *e);
+// A float tensor (F32/F16/BF16) of n elements, shape [n] or [1, n], as a
+// malloc'd f32 copy (norm weights, biases); NULL with e naming the tensor when
+// it is missing or its shape or dtype differ.
+float *qr_ckpt_vec(const QrCheckpoint *c, const char *name, int64_t n, QrErr *e);
 
 // In-memory checkpoints: init with a config (reference taken), add tensors
 // (the buffer is adopted and freed on close), then finish (sorts, checks
