@@ -124,17 +124,16 @@ static int read_gen(const json_t *cfg, const char *cfg_file, const char *dir, co
         goto out;
     }
     // Options this engine does not implement must be at their neutral values.
-    const json_t *ds = json_object_get(j, "do_sample");
     double rp = 1.0;
     long long nr = 0, ng = 1, nrs = 1;
-    if (json_is_true(ds) || qr_json_num(j, "repetition_penalty", 0, 1.0, &rp, file, e) ||
+    if (qr_json_num(j, "repetition_penalty", 0, 1.0, &rp, file, e) ||
         qr_json_int(j, "no_repeat_ngram_size", 0, 0, 0, 1 << 20, &nr, file, e) ||
         qr_json_int(j, "num_beam_groups", 0, 1, 1, 1 << 20, &ng, file, e) ||
-        qr_json_int(j, "num_return_sequences", 0, 1, 1, 1 << 20, &nrs, file, e) || rp != 1.0 || nr || ng != 1 ||
-        nrs != 1) {
-        if (!e->msg[0] || json_is_true(ds))
-            qr_fail(e, "%s: unsupported generation option (do_sample, repetition_penalty, no_repeat_ngram_size, "
-                       "num_beam_groups and num_return_sequences must keep their defaults)", file);
+        qr_json_int(j, "num_return_sequences", 0, 1, 1, 1 << 20, &nrs, file, e))
+        goto out;
+    if (json_is_true(json_object_get(j, "do_sample")) || rp != 1.0 || nr || ng != 1 || nrs != 1) {
+        qr_fail(e, "%s: unsupported generation option (do_sample, repetition_penalty, no_repeat_ngram_size, "
+                   "num_beam_groups and num_return_sequences must keep their defaults)", file);
         goto out;
     }
     // Special tokens: this file, else config.json.

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "attacks/mbart.h"
 #include "attacks/translate.h"
 
@@ -322,6 +323,35 @@ static void test_errors(void **st) {
     g = m->gen;
     assert_int_not_equal(mbart_generate(m, &g, bad, 2, 503, &out, &n, &e), 0);
     assert_non_null(strstr(e.msg, "9999"));
+    // Generation options the engine does not implement are refused, naming the file.
+    char dir[] = "/tmp/qrobust_mbart_gen_XXXXXX", path[96], target[4200];
+    assert_non_null(mkdtemp(dir));
+    const char *files[2] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        assert_non_null(realpath(TINY, target));
+        strcat(target, "/"), strcat(target, files[i]);
+        assert_int_equal(symlink(target, path), 0);
+    }
+    snprintf(path, sizeof path, "%s/generation_config.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"num_beams\": 5, \"no_repeat_ngram_size\": 3}", f);
+    fclose(f);
+    MbartModel *m2;
+    assert_int_not_equal(mbart_load(&m2, dir, &e), 0);
+    assert_non_null(strstr(e.msg, "generation_config.json: unsupported generation option"));
+    f = fopen(path, "w");
+    fputs("{\"num_beams\": 2, \"max_new_tokens\": 9, \"early_stopping\": \"never\"}", f);
+    fclose(f);
+    if (mbart_load(&m2, dir, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(m2->gen.num_beams, 2);
+    assert_int_equal(m2->gen.max_length, 10); // 1 start token + 9 new
+    assert_int_equal(m2->gen.early_stopping, MBART_EARLY_NEVER);
+    assert_int_equal(m2->gen.forced_eos_id, 2); // from config.json
+    mbart_free(m2);
+    unlink(path);
+    for (int i = 0; i < 2; i++) snprintf(path, sizeof path, "%s/%s", dir, files[i]), unlink(path);
+    rmdir(dir);
     int32_t *longsrc = calloc(100, sizeof *longsrc);
     assert_int_not_equal(mbart_generate(m, &g, longsrc, 100, 503, &out, &n, &e), 0);
     assert_non_null(strstr(e.msg, "max_position_embeddings"));

@@ -27,7 +27,6 @@ enum {
     TF_RSTRIP = 1 << 3,
     TF_SINGLE_WORD = 1 << 4,
     TF_NORMALIZED = 1 << 5,  // matched in the normalized text rather than the raw text
-    TF_SEGBREAK = 1 << 6,    // text after it starts a new segment (SentencePiece dummy prefix)
 };
 
 typedef struct {
@@ -131,7 +130,6 @@ int tok_merges_reserve(Tokenizer *t, size_t n);
 int tok_add_merge(Tokenizer *t, int32_t a, int32_t b, int32_t rank, int32_t id);
 const TokMerge *tok_find_merge(const Tokenizer *t, int32_t a, int32_t b);
 void tok_prefetch_merge(const Tokenizer *t, int32_t a, int32_t b);
-int tok_arena_scan_mark(const char *s, size_t n);
 // After all entries are set: builds the added-token index, byte tables, etc.
 int tok_finish(Tokenizer *t, QrErr *e);
 // Compiles a HF regex (Oniguruma syntax as used by tokenizers) with PCRE2 UTF+UCP+JIT.

@@ -15,6 +15,7 @@
 // Anything else is an error naming the field: a tokenizer that would give
 // different ids is never loaded silently.
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -489,9 +490,9 @@ static int model(Ctx *c, json_t *m) {
     }
     // Second pass in blocks: hash and prefetch a block's map slots, then insert.
     enum { VB = 16 };
-    char *tmp = NULL;
-    size_t tmp_cap = 0;
-    int rc = 0;
+    size_t tmp_cap = 256;
+    char *tmp = malloc(tmp_cap);
+    int rc = tmp ? 0 : qr_fail(c->e, "out of memory");
     for (size_t i0 = 0; i0 < n && !rc; i0 += VB) {
         size_t nb = n - i0 < VB ? n - i0 : VB, tl = 0;
         uint32_t hs[VB], hv[VB], mo[VB];
@@ -543,8 +544,9 @@ static int model(Ctx *c, json_t *m) {
     // (this loop is most of the load time of a large vocabulary).
     enum { BLK = 16 };
     struct { const char *a, *b; size_t al, bl; uint32_t ha, hb, hc; uint32_t cat; int32_t ia, ib, ic; } q[BLK];
-    char *cat = NULL;
-    size_t cat_cap = 0;
+    size_t cat_cap = 256;
+    char *cat = malloc(cat_cap);
+    if (!cat) return qr_fail(c->e, "out of memory");
     for (size_t r0 = 0; r0 < nm; r0 += BLK) {
         size_t nb = nm - r0 < BLK ? nm - r0 : BLK, cat_len = 0;
         for (size_t k = 0; k < nb; k++) {
@@ -694,9 +696,77 @@ int tok_apply_config(Tokenizer *t, const char *path, QrErr *e) {
     return config(&c, path);
 }
 
+// jansson allocates every node of the parsed tree on its own (about a million
+// for a 9 MB Llama-3 file) and frees them one by one; while this thread
+// parses a tokenizer.json, its nodes come from one arena instead, dropped at
+// once. The allocator is per thread: other threads (and this one outside the
+// parse) get malloc/free as usual, so setting it process-wide is harmless.
+typedef struct ArenaChunk {
+    struct ArenaChunk *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+} ArenaChunk;
+
+static _Thread_local ArenaChunk *tls_arena;
+
+static void *arena_malloc(size_t n) {
+    ArenaChunk *a = tls_arena;
+    if (!a) return malloc(n);
+    n = (n + 15) & ~(size_t)15;
+    if (a->used + n > a->cap) {
+        size_t cap = n > (8u << 20) ? n : (8u << 20);
+        ArenaChunk *c = malloc(sizeof *c + cap);
+        if (!c) return NULL;
+        c->next = a;
+        c->used = 0;
+        c->cap = cap;
+        tls_arena = a = c;
+    }
+    void *p = a->data + a->used;
+    a->used += n;
+    return p;
+}
+
+static void arena_free(void *p) {
+    if (!p) return;
+    for (ArenaChunk *a = tls_arena; a; a = a->next)
+        if ((unsigned char *)p >= a->data && (unsigned char *)p < a->data + a->cap) return; // freed with the arena
+    free(p);
+}
+
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static void arena_install(void) { json_set_alloc_funcs(arena_malloc, arena_free); }
+
+static json_t *parse_in_arena(const char *buf, size_t len, json_error_t *je, ArenaChunk **arena) {
+    pthread_once(&arena_once, arena_install);
+    // jansson needs about 4.5 bytes per byte of JSON (40 MB for Llama-3's 9 MB).
+    size_t cap = len * 5 > (64u << 10) ? len * 5 : (64u << 10);
+    ArenaChunk *a = malloc(sizeof *a + cap);
+    *arena = NULL;
+    if (!a) return json_loadb(buf, len, 0, je); // no arena: plain malloc (and a leak-free decref below)
+    a->next = NULL;
+    a->used = 0;
+    a->cap = cap;
+    tls_arena = a;
+    json_t *root = json_loadb(buf, len, 0, je);
+    *arena = tls_arena;
+    tls_arena = NULL;
+    return root;
+}
+
+static void arena_drop(ArenaChunk *a) {
+    while (a) {
+        ArenaChunk *n = a->next;
+        free(a);
+        a = n;
+    }
+}
+
 int tok_load_json(Tokenizer *t, const char *name, const char *buf, size_t len, const char *config_path, QrErr *e) {
     json_error_t je;
-    json_t *root = json_loadb(buf, len, 0, &je);
+    ArenaChunk *arena = NULL;
+    json_t *root = parse_in_arena(buf, len, &je, &arena);
+    if (!root) arena_drop(arena);
     if (!root) return qr_fail(e, "%s: not valid JSON: line %d: %s", name, je.line, je.text);
     Ctx c = {.t = t, .name = name, .e = e};
     int rc = -1;
@@ -740,6 +810,7 @@ done:
         free(c.dec_replace[k].a);
         free(c.dec_replace[k].b);
     }
-    json_decref(root);
+    if (arena) arena_drop(arena); // the whole tree (json_decref would free node by node)
+    else json_decref(root);
     return rc;
 }

@@ -166,6 +166,13 @@ static int cmp_added(const void *pa, const void *pb, void *ctx) {
     return *(const int32_t *)pa < *(const int32_t *)pb ? -1 : 1;
 }
 
+// 1 if s has no U+2581 right after another character (a leading run is fine).
+static int no_inner_space_mark(const char *s, size_t n) {
+    for (size_t i = 1; i + 3 <= n; i++)
+        if (!memcmp(s + i, "\xE2\x96\x81", 3) && (i < 3 || memcmp(s + i - 3, "\xE2\x96\x81", 3))) return 0;
+    return 1;
+}
+
 int tok_finish(Tokenizer *t, QrErr *e) {
     int n = 0;
     for (int32_t i = 0; i < t->n_vocab; i++)
@@ -208,21 +215,17 @@ int tok_finish(Tokenizer *t, QrErr *e) {
     // either side do not interact (merge order only matters between
     // overlapping pairs). ignore_merges and subword affixes change what a
     // piece gives, so they rule it out.
-    if (t->n_pre == 0 && !t->ignore_merges && !t->cont_prefix && !t->word_suffix) {
+    // "▁" itself must be a token (else unknown-character fusing could span the cut).
+    if (t->n_pre == 0 && !t->ignore_merges && !t->cont_prefix && !t->word_suffix &&
+        tok_map_get(&t->vocab, "\xE2\x96\x81", 3, -1) >= 0) {
         int ok = 0;
         for (int32_t i = 0; i < t->n_vocab && !ok; i++)
-            if (!tok_arena_scan_mark(t->arena + t->tok[i].str, t->tok[i].slen)) ok = -1;
+            if (!no_inner_space_mark(t->arena + t->tok[i].str, t->tok[i].slen)) ok = -1;
         t->split_at_space_mark = ok == 0;
     }
     return 0;
 }
 
-// 1 if s has no U+2581 right after another character (a leading run is fine).
-int tok_arena_scan_mark(const char *s, size_t n) {
-    for (size_t i = 1; i + 3 <= n; i++)
-        if (!memcmp(s + i, "\xE2\x96\x81", 3) && (i < 3 || memcmp(s + i - 3, "\xE2\x96\x81", 3))) return 0;
-    return 1;
-}
 
 void tok_free(Tokenizer *t) {
     if (!t) return;
