@@ -32,6 +32,8 @@ static void usage(void) {
          "                     the evaluation completes: an existing file is never half-overwritten.\n"
          "  --parallel N       concurrent workers (default: number of CPUs)\n"
          "  --quiet            no progress bar\n"
+         "  --sanitize         first reduce each program as EvalPlus's sanitizer does (longest valid\n"
+         "                     code block; imports and the definitions the entry point reaches)\n"
          "  --data FILE        the dataset file (default: data/<file> of the dataset)\n"
          "  --cache-dir DIR    where expected outputs are cached (default: $QROBUST_CACHE or\n"
          "                     ~/.cache/qrobust); --no-cache recomputes them\n"
@@ -78,7 +80,7 @@ int cmd_evaluate(int argc, char **argv) {
         return 0;
     }
     const char *dataset = NULL, *samples = NULL, *out = NULL, *data = NULL, *cache = NULL, *python = NULL, *v;
-    int quiet = 0, canonical = 0;
+    int quiet = 0, canonical = 0, sanitize = 0;
     QrEvalOptions o;
     qr_eval_options_default(&o);
     for (int i = 1; i < argc; i++) {
@@ -117,6 +119,7 @@ int cmd_evaluate(int argc, char **argv) {
             o.wall_slack = d;
         } else if (cli_is_flag(argv, i, "--quiet")) quiet = 1;
         else if (cli_is_flag(argv, i, "--canonical")) canonical = 1;
+        else if (cli_is_flag(argv, i, "--sanitize")) sanitize = 1;
         else if (cli_is_flag(argv, i, "--no-cache")) o.no_cache = 1;
         else return cli_dief("evaluate: unknown argument '%s' (see --help)", argv[i]);
     }
@@ -160,6 +163,26 @@ int cmd_evaluate(int argc, char **argv) {
         rc = cli_die(&e);
         goto done_ds;
     }
+    char **clean = NULL;
+    if (sanitize) {
+        const char **progs = calloc(n, sizeof *progs), **entries = calloc(n, sizeof *entries);
+        char **owned = calloc(n, sizeof *owned);
+        clean = calloc(n, sizeof *clean);
+        for (size_t i = 0; i < n; i++) {
+            const QrProblem *p = qr_dataset_find(&ds, sv[i].task_id);
+            progs[i] = sv[i].solution ? sv[i].solution : (owned[i] = qr_problem_program(p, sv[i].completion));
+            entries[i] = p->entry_point;
+        }
+        int src = qr_evaluator_sanitize(ev, progs, entries, n, clean, &e);
+        for (size_t i = 0; i < n; i++) free(owned[i]);
+        free(progs), free(entries), free(owned);
+        if (src) {
+            free(clean);
+            rc = cli_die(&e);
+            goto done_ev0;
+        }
+        for (size_t i = 0; i < n; i++) sv[i].solution = clean[i], sv[i].completion = NULL;
+    }
     QrSampleResult *res = calloc(n, sizeof *res);
     if (qr_evaluator_run(ev, sv, n, res, &e)) {
         rc = cli_die(&e);
@@ -191,6 +214,11 @@ int cmd_evaluate(int argc, char **argv) {
 done_ev:
     for (size_t i = 0; i < n; i++) qr_sample_result_free(&res[i]);
     free(res);
+    if (clean) {
+        for (size_t i = 0; i < n; i++) free(clean[i]);
+        free(clean);
+    }
+done_ev0:
     qr_evaluator_close(ev);
 done_ds:
     if (canonical) free(sv);

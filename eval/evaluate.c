@@ -106,6 +106,10 @@ typedef struct {
     int task, set, sample; // sample -1: ground truth job
     const char *program;
     double est; // estimated cost, for scheduling big jobs first
+    // A sanitizer job (sample -1 like ground truth): its own inputs, mode "sanitize".
+    const uint8_t *own_inputs;
+    size_t own_len;
+    uint32_t own_n;
     // runtime
     int slot;
     QrWorker w;
@@ -458,13 +462,18 @@ static int spawn_job(QrEvaluator *ev, Run *r, Job *j, int slot, QrErr *e) {
     s.fsize_bytes = ev->o.fsize_bytes;
     s.nproc = ev->o.nproc;
     s.nofile = 1024;
-    if (plusds) {
+    if (j->own_inputs) {
+        s.mode = "sanitize";
+        s.mem_bytes = ev->o.mem_bytes;
+        s.inputs_fd = qr_memfd_sealed("qrobust-sanitize", j->own_inputs, j->own_len, e);
+        if (s.inputs_fd < 0) return -1;
+    } else if (plusds) {
         const QrInputs *in = j->set ? &p->plus : &p->base;
         s.inputs_fd = qr_memfd_sealed("qrobust-inputs", in->data, in->len, e);
         if (s.inputs_fd < 0) return -1;
     }
     j->slot = slot;
-    j->n = n_tests(ev, j->task, j->set);
+    j->n = j->own_inputs ? j->own_n : n_tests(ev, j->task, j->set);
     j->atol = p->atol;
     j->res.first_fail = -1;
     j->res.n_tests = (int)j->n;
@@ -914,6 +923,59 @@ int qr_evaluator_run(QrEvaluator *ev, const QrSample *samples, size_t n, QrSampl
     for (size_t k = 0; k < njobs; k++) job_cleanup(&jobs[k]);
     free(jobs);
     free(left);
+    return rc;
+}
+
+int qr_evaluator_sanitize(QrEvaluator *ev, const char *const *programs, const char *const *entry_points, size_t n,
+                          char **out, QrErr *e) {
+    memset(out, 0, n * sizeof *out);
+    if (n == 0) return 0;
+    int nj = ev->parallel < (int)n ? ev->parallel : (int)n;
+    Job *jobs = calloc((size_t)nj, sizeof *jobs);
+    QrSbuf *blobs = calloc((size_t)nj, sizeof *blobs);
+    if (!jobs || !blobs) {
+        free(jobs), free(blobs);
+        return qr_fail(e, "out of memory");
+    }
+    // Program i goes to job i % nj, as a marshal list of (text, entry) tuples.
+    QrArena a;
+    qr_arena_init(&a, 0);
+    for (int k = 0; k < nj; k++) {
+        uint32_t cnt = (uint32_t)((n - (size_t)k + (size_t)nj - 1) / (size_t)nj);
+        qr_sb_init(&blobs[k]);
+        pv_marshal_list_header(&blobs[k], cnt);
+        jobs[k].sample = -1;
+        jobs[k].own_n = cnt;
+        jobs[k].program = "";
+    }
+    for (size_t i = 0; i < n; i++) {
+        PyVal *t = pv_container(&a, PV_TUPLE, 2);
+        t->u.items[0] = pv_str(&a, programs[i], strlen(programs[i]));
+        t->u.items[1] = entry_points && entry_points[i] ? pv_str(&a, entry_points[i], strlen(entry_points[i]))
+                                                        : pv_new(&a, PV_NONE);
+        pv_marshal(t, &blobs[i % (size_t)nj]);
+    }
+    qr_arena_free(&a);
+    for (int k = 0; k < nj; k++) jobs[k].own_inputs = (const uint8_t *)blobs[k].s, jobs[k].own_len = blobs[k].len;
+    int rc = run_jobs(ev, jobs, nj, NULL, NULL, e);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        Job *j = &jobs[i % (size_t)nj];
+        uint32_t idx = (uint32_t)(i / (size_t)nj);
+        PyVal *v = NULL;
+        qr_arena_init(&a, 0);
+        if (j->goff && idx < j->next && (j->gflags[idx] & GT_OK)) {
+            uint32_t end = idx + 1 < j->next ? j->goff[idx + 1] : (uint32_t)j->gblob.len;
+            v = pv_unmarshal(&a, j->gblob.s + j->goff[idx], end - j->goff[idx], NULL, NULL);
+        }
+        // the sanitizer never fails a program: when it cannot, the text stays as it was
+        out[i] = v && v->kind == PV_STR ? strdup(v->u.s) : strdup(programs[i]);
+        qr_arena_free(&a);
+    }
+    for (int k = 0; k < nj; k++) {
+        job_cleanup(&jobs[k]);
+        qr_sb_free(&blobs[k]);
+    }
+    free(jobs), free(blobs);
     return rc;
 }
 

@@ -40,7 +40,7 @@ typedef struct {
     QrStatus status;
     int first_fail;   // input / assert index of the failure or timeout; -1 if none or not tied to an input
     int n_tests;      // inputs (or asserts) in the set
-    char detail[256]; // why it did not pass (exception line, mismatch, limit), "" on pass
+    char detail[200]; // why it did not pass (exception line, mismatch, limit), "" on pass
     double wall_s;    // wall time of the worker
 } QrSetResult;
 
@@ -100,6 +100,14 @@ int qr_evaluator_open(QrEvaluator **ev, const QrDataset *ds, const QrEvalOptions
 // (unknown task_id: nothing is run) or a broken sandbox.
 int qr_evaluator_run(QrEvaluator *ev, const QrSample *samples, size_t n, QrSampleResult *out, QrErr *e);
 void qr_sample_result_free(QrSampleResult *r);
+// EvalPlus's sanitize(program, entry_point) (evalplus/sanitize.py) for n
+// programs, in sandboxed workers (the text is parsed, never run): the longest
+// syntactically valid run of lines, reduced to its top-level imports and the
+// functions / classes / assignments reachable from the entry point. out[i]
+// is malloc'd; a program the sanitizer cannot handle is returned unchanged.
+// entry_points may be NULL (keep every definition).
+int qr_evaluator_sanitize(QrEvaluator *ev, const char *const *programs, const char *const *entry_points, size_t n,
+                          char **out, QrErr *e);
 const QrSandboxInfo *qr_evaluator_sandbox(const QrEvaluator *ev);
 const QrGroundTruthInfo *qr_evaluator_ground_truth(const QrEvaluator *ev);
 // The CPU time limit of a test (seconds), for reports and tests.

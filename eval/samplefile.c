@@ -152,7 +152,7 @@ json_t *qr_results_json(const QrDataset *ds, QrEvaluator *ev, const QrSampleResu
         json_t *o = json_object();
         for (int k = 1; k <= 100; k *= 10) {
             double v = qr_results_pass_at_k(ds, r, n, s, k);
-            char key[16];
+            char key[24];
             snprintf(key, sizeof key, "pass@%d", k);
             if (isfinite(v)) json_object_set_new(o, key, json_real(v));
         }

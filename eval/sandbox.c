@@ -48,6 +48,45 @@ struct QrSandbox {
 
 // The default is the system interpreter: workers run as other uids, and an
 // interpreter under a user's home (pyenv in /root) is unreadable to them.
+// Each sandbox gets its own block of UIDS_PER_SANDBOX uids: the zygote kills
+// every process of a worker's uid after the worker exits, so two evaluations
+// running at once (runner shards, tests) must never share a uid. The block is
+// derived from the pid and a per-process counter, and skipped while any
+// process on the machine still runs under one of its uids.
+#define UIDS_PER_SANDBOX 256u
+
+static int uid_range_busy(uint32_t lo) {
+    DIR *d = opendir("/proc");
+    int busy = 0;
+    struct dirent *de;
+    while (d && !busy && (de = readdir(d))) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
+        char p[300], line[128];
+        snprintf(p, sizeof p, "/proc/%s/status", de->d_name);
+        FILE *f = fopen(p, "r");
+        if (!f) continue;
+        while (fgets(line, sizeof line, f)) {
+            unsigned r, eu, su;
+            if (sscanf(line, "Uid: %u %u %u", &r, &eu, &su) == 3) {
+                busy = (r - lo < UIDS_PER_SANDBOX) || (eu - lo < UIDS_PER_SANDBOX) || (su - lo < UIDS_PER_SANDBOX);
+                break;
+            }
+        }
+        fclose(f);
+    }
+    if (d) closedir(d);
+    return busy;
+}
+
+static uint32_t pick_uid_range(uint32_t base) {
+    static unsigned counter;
+    uint32_t nblocks = (0xFFFFFFFEu - base) / UIDS_PER_SANDBOX;
+    uint32_t id = ((uint32_t)getpid() * 16u + (counter++ & 15u)) % nblocks;
+    for (int tries = 0; tries < 64 && geteuid() == 0 && uid_range_busy(base + id * UIDS_PER_SANDBOX); tries++)
+        id = (id + 7919u) % nblocks;
+    return base + id * UIDS_PER_SANDBOX;
+}
+
 static int find_python(const char *want, char *out, size_t n) {
     if (!want && access("/usr/bin/python3", X_OK) == 0) {
         snprintf(out, n, "/usr/bin/python3");
@@ -214,7 +253,7 @@ static int start_zygote(QrSandbox *sb, QrErr *e) {
     if (msg[0] == '-') qr_sb_printf(&note, "no network namespace (unshare: %s): workers can reach the network; ", strerror(msg[1]));
     if (msg[0] == 'x') qr_sb_puts(&note, "network namespace disabled by option: workers can reach the network; ");
     if (!sb->info.uid_drop)
-        qr_sb_puts(&note, geteuid() ? "not root: workers run as the invoking user (no uid separation, NPROC not enforced)"
+        qr_sb_puts(&note, geteuid() ? "not root: workers run as the invoking user (no uid separation; NPROC counted over all its processes)"
                                     : "uid separation disabled by option");
     snprintf(sb->info.note, sizeof sb->info.note, "%s", note.s ? note.s : "");
     qr_sb_free(&note);
@@ -237,7 +276,9 @@ int qr_sandbox_open(QrSandbox **out, const QrSandboxOptions *o, QrErr *e) {
     if (!sb) return qr_fail(e, "sandbox: out of memory");
     if (o) sb->opt = *o;
     sb->ctrl = -1;
-    sb->uid_base = sb->opt.uid_base ? sb->opt.uid_base : DEFAULT_UID_BASE;
+    sb->uid_base = pick_uid_range(sb->opt.uid_base ? sb->opt.uid_base : DEFAULT_UID_BASE);
+    sb->info.uid_first = sb->uid_base;
+    sb->info.uid_count = UIDS_PER_SANDBOX;
     if (find_python(sb->opt.python, sb->info.python, sizeof sb->info.python)) {
         qr_fail(e, "sandbox: %s not found (install python3 or pass --python)",
                 sb->opt.python ? sb->opt.python : "python3 in PATH");
@@ -341,7 +382,7 @@ int qr_sandbox_spawn(QrSandbox *sb, int slot, int job, const QrSpawn *s, QrWorke
     PyVal *asserts = pv_container(&a, PV_LIST, (uint32_t)(s->n_asserts > 0 ? s->n_asserts : 0));
     for (int i = 0; i < s->n_asserts; i++) asserts->u.items[i] = S(&a, s->asserts[i]);
     int nfds = 2 + (s->inputs_fd >= 0);
-    PyVal *req = pv_container(&a, PV_DICT, 12);
+    PyVal *req = pv_container(&a, PV_DICT, 13);
     uint32_t ri = 0;
     dict_set(&a, req, &ri, "job", pv_int(&a, job));
     dict_set(&a, req, &ri, "nfds", pv_int(&a, nfds));
@@ -354,6 +395,7 @@ int qr_sandbox_spawn(QrSandbox *sb, int slot, int job, const QrSpawn *s, QrWorke
     dict_set(&a, req, &ri, "limits", lim);
     dict_set(&a, req, &ri, "dir", S(&a, w->dir));
     dict_set(&a, req, &ri, "uid", sb->info.uid_drop ? pv_int(&a, uid) : pv_new(&a, PV_NONE));
+    dict_set(&a, req, &ri, "nproc_rel", pv_int(&a, !sb->info.uid_drop && s->nproc > 0 ? s->nproc : 0));
     req->n = ri;
     QrSbuf b;
     qr_sb_init(&b);

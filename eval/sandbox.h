@@ -12,7 +12,8 @@
 //   * sets RLIMIT_AS/DATA/STACK (memory), RLIMIT_CPU, RLIMIT_FSIZE,
 //     RLIMIT_NPROC, RLIMIT_NOFILE and RLIMIT_CORE=0;
 //   * changes into a private 0700 directory (removed afterwards);
-//   * when the supervisor is root, becomes uid/gid uid_base + slot: an
+//   * when the supervisor is root, becomes a uid/gid of its own (a block of
+//     256 uids per sandbox from uid_base up, see uid_first; one per slot): an
 //     unprivileged identity of its own, so it cannot signal, ptrace or read
 //     the supervisor, cannot touch files it does not own, and RLIMIT_NPROC
 //     bounds its process count. After the worker exits, the zygote kills every
@@ -31,7 +32,7 @@
 typedef struct {
     const char *python;   // interpreter; NULL: /usr/bin/python3, else "python3" from PATH
     const char *tmp_root; // NULL: $TMPDIR or /tmp
-    uint32_t uid_base;    // root only; 0: 2000000000 (worker uid = uid_base + slot)
+    uint32_t uid_base;    // root only; 0: 2000000000 (sandboxes take free 256-uid blocks above it)
     int no_netns;         // 1: do not try a network namespace (tests of the fallback)
     int no_uid;           // 1: do not switch uids even as root (tests of the fallback)
 } QrSandboxOptions;
@@ -39,6 +40,7 @@ typedef struct {
 typedef struct {
     int netns;              // 1: workers run in a private network namespace
     int uid_drop;           // 1: workers run as per-slot unprivileged uids
+    uint32_t uid_first, uid_count; // the uids of this sandbox's workers: uid_first + slot
     char python[256];       // resolved interpreter path
     char python_version[32];
     char note[256];         // what isolation is off and why ("" when all is on)
@@ -60,7 +62,8 @@ typedef struct {
     size_t mem_bytes; // RLIMIT_AS/DATA/STACK; 0 = unlimited
     int cpu_seconds;  // RLIMIT_CPU (kernel backstop; the supervisor enforces the real limits)
     size_t fsize_bytes;
-    int nproc;  // RLIMIT_NPROC (enforced only when uid_drop)
+    int nproc;  // RLIMIT_NPROC: the worker's uid may run this many processes (without uid
+                // separation: this many more than the invoking user runs at the start)
     int nofile; // RLIMIT_NOFILE
 } QrSpawn;
 

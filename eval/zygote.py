@@ -295,6 +295,18 @@ def _guard(mem):
 
 def _run(req):
     mode = req["mode"]
+    if mode == "sanitize":  # parse only; inputs are (text, entry point) pairs
+        _send(ord("R"))
+        for i, (text, entry) in enumerate(_read_inputs(4)):
+            t0 = time.process_time()
+            try:
+                out = _sanitize(text, entry)
+            except BaseException as ex:
+                _send(ord("E"), struct.pack("<I", i) + _exc_line(ex))
+                continue
+            _send(ord("O"), struct.pack("<Id", i, time.process_time() - t0) + marshal.dumps(out, 2))
+        _send(ord("D"))
+        return
     if mode != "gt":
         _guard(req.get("mem", 0))
     code = req["code"]
@@ -377,6 +389,92 @@ def _run(req):
         _send(ord("D"))
 
 
+# ---------------------------------------------------------------- sanitizer
+# EvalPlus's sanitize() (evalplus/sanitize.py, v0.3.1) with Python's ast in
+# place of tree-sitter: keep the longest syntactically valid run of lines,
+# then its top-level imports and the top-level functions (with a return),
+# classes and assignments reachable from the entry point, in source order.
+# Parsing only: nothing of the text is executed.
+import keyword
+import tokenize
+
+
+def _syntax_ok(code):
+    try:
+        ast.parse(code)
+        return True
+    except (SyntaxError, MemoryError, ValueError, RecursionError):
+        return False
+
+
+def _code_extract(text):
+    lines = text.split("\n")
+    best, longest = (0, 0), 0
+    for i in range(len(lines)):
+        for j in range(i + 1, len(lines)):
+            cur = "\n".join(lines[i : j + 1])
+            if _syntax_ok(cur):
+                n = sum(1 for ln in lines[i : j + 1] if ln.strip())
+                if n > longest:
+                    longest, best = n, (i, j)
+    return "\n".join(lines[best[0] : best[1] + 1])
+
+
+def _identifiers(seg):
+    out = set()
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(seg).readline):
+            if tok.type == tokenize.NAME and not keyword.iskeyword(tok.string):
+                out.add(tok.string)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return out
+
+
+def _sanitize(text, entry):
+    code = _code_extract(text)
+    try:
+        tree = ast.parse(code)
+    except BaseException:
+        tree = None
+    imports, defs, names = [], [], set()
+    for node in tree.body if tree else []:
+        seg = ast.get_source_segment(code, node) or ""
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(seg)
+            continue
+        name = None
+        if isinstance(node, ast.ClassDef) and not node.decorator_list:
+            name = node.name
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.decorator_list:
+            # tree-sitter sees a decorated def as another node type: dropped
+            if not any(isinstance(n, ast.Return) for n in ast.walk(node)):
+                continue
+            name = node.name
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            t = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            name = t.id if isinstance(t, ast.Name) else None
+        else:
+            continue
+        if name in names:
+            continue
+        names.add(name)
+        defs.append((name, seg))
+    if entry:
+        deps = {name: _identifiers(seg) for name, seg in defs}
+        reach, queue = {entry}, [entry]
+        while queue:
+            cur = queue.pop(0)
+            for nb in deps.get(cur, ()):
+                if nb not in reach:
+                    reach.add(nb)
+                    queue.append(nb)
+    out = "".join(s + "\n" for s in imports)
+    out += "".join(seg + "\n" for name, seg in defs if not entry or name in reach)
+    out = out[:-1].strip()
+    return out if out else _code_extract(text)
+
+
 def _child(req, fds):
     # 1. Cut every path back to the zygote and the supervisor.
     ctrl.close()
@@ -401,6 +499,17 @@ def _child(req, fds):
     for name, val in lim.items():
         r = getattr(resource, name)
         resource.setrlimit(r, (val, val))
+    if req.get("nproc_rel"):
+        # Not root: RLIMIT_NPROC counts every process of the invoking user, so
+        # allow nproc_rel more than the user runs right now.
+        me = os.getuid()
+        n = 0
+        for d in os.listdir("/proc"):
+            try:
+                n += d.isdigit() and os.stat("/proc/" + d).st_uid == me
+            except OSError:
+                pass
+        resource.setrlimit(resource.RLIMIT_NPROC, (n + req["nproc_rel"], n + req["nproc_rel"]))
     os.chdir(req["dir"])
     uid = req.get("uid")
     if uid is not None:

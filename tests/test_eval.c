@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "eval/evaluate.h"
+#include "eval/postprocess.h"
 #include "eval/samplefile.h"
 #include "util/fileio.h"
 
@@ -309,7 +310,8 @@ static void test_hostile_samples(void **st) {
     size_t nh = sizeof hostile / sizeof *hostile;
     QrSample *s = calloc(2 * nh, sizeof *s);
     for (size_t i = 0; i < nh; i++) {
-        s[2 * i] = (QrSample){"HumanEval/53", hostile[i], NULL};
+        // without uid separation RLIMIT_NPROC counts all the user's processes: no fork bomb then
+        s[2 * i] = (QrSample){"HumanEval/53", i == 0 && !si->uid_drop ? good : hostile[i], NULL};
         s[2 * i + 1] = (QrSample){"HumanEval/53", good, NULL};
     }
     QrSampleResult *r = calloc(2 * nh, sizeof *r);
@@ -318,7 +320,7 @@ static void test_hostile_samples(void **st) {
         print_message("hostile %2zu: base %-7s %.70s | plus %-7s %.50s\n", i, qr_status_name(r[2 * i].base.status),
                       r[2 * i].base.detail, qr_status_name(r[2 * i].plus.status), r[2 * i].plus.detail);
         if (r[2 * i].base.status == QR_PASS || r[2 * i].plus.status == QR_PASS)
-            if (isolated || (i != 4 && i != 5))
+            if (isolated || (i != 0 && i != 4 && i != 5))
                 fail_msg("hostile sample %zu passed (base %s: %s; plus %s: %s)", i, qr_status_name(r[2 * i].base.status),
                          r[2 * i].base.detail, qr_status_name(r[2 * i].plus.status), r[2 * i].plus.detail);
         // the next sample is judged normally
@@ -334,7 +336,7 @@ static void test_hostile_samples(void **st) {
         int c = accept(ls, NULL, NULL);
         assert_int_equal(c, -1);
         assert_non_null(strstr(r[10].base.detail, "Error")); // network unreachable / permission
-        assert_int_equal(sandbox_uid_processes(2000000000u, 2000000000u + 2), 0);
+        assert_int_equal(sandbox_uid_processes(si->uid_first, si->uid_first + si->uid_count), 0);
     }
     // the 10 GB writer was stopped by its time limit
     assert_int_equal(r[6].base.status, QR_TIMEOUT);
@@ -367,6 +369,17 @@ static void test_identical_statuses_twice(void **st) {
     };
     QrSampleResult a[4], b[4];
     run(ev, s, 4, a);
+    // a second evaluator at the same time gets its own worker uids (each
+    // kills every process of its uids after a worker exits)
+    QrDataset ds2;
+    QrEvaluator *ev2 = open_ev(&ds2, "humaneval+", FIX "heplus.jsonl");
+    uint32_t u1 = qr_evaluator_sandbox(ev)->uid_first, u2 = qr_evaluator_sandbox(ev2)->uid_first;
+    if (qr_evaluator_sandbox(ev)->uid_drop) assert_true(u1 + 256 <= u2 || u2 + 256 <= u1);
+    run(ev2, s, 4, b);
+    for (int i = 0; i < 4; i++) assert_int_equal(a[i].base.status, b[i].base.status);
+    free_results(b, 4);
+    qr_evaluator_close(ev2);
+    qr_dataset_free(&ds2);
     run(ev, s, 4, b);
     for (int i = 0; i < 4; i++) {
         assert_int_equal(a[i].base.status, b[i].base.status);
@@ -376,6 +389,94 @@ static void test_identical_statuses_twice(void **st) {
     }
     free_results(a, 4);
     free_results(b, 4);
+    qr_evaluator_close(ev);
+    qr_dataset_free(&ds);
+}
+
+// EvalPlus's sanitize() results, recorded by tools/make_sanitize_fixture.py.
+static void test_sanitize_matches_evalplus(void **st) {
+    (void)st;
+    QrDataset ds;
+    QrEvaluator *ev = open_ev(&ds, "humaneval+", FIX "heplus.jsonl");
+    json_error_t je;
+    const char *texts[64], *entries[64], *want[64];
+    json_t *rows[64];
+    size_t n = 0;
+    FILE *f = fopen(FIX "sanitize.jsonl", "r");
+    assert_non_null(f);
+    char line[8192];
+    while (n < 64 && fgets(line, sizeof line, f)) {
+        rows[n] = json_loads(line, 0, &je);
+        assert_non_null(rows[n]);
+        texts[n] = json_string_value(json_object_get(rows[n], "text"));
+        entries[n] = json_string_value(json_object_get(rows[n], "entry"));
+        want[n] = json_string_value(json_object_get(rows[n], "expected"));
+        n++;
+    }
+    fclose(f);
+    assert_true(n >= 20);
+    char *out[64];
+    QrErr e;
+    assert_int_equal(qr_evaluator_sanitize(ev, texts, entries, n, out, &e), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(out[i], want[i])) fail_msg("case %zu: got\n%s\nwant\n%s", i, out[i], want[i]);
+        free(out[i]);
+        json_decref(rows[i]);
+    }
+    qr_evaluator_close(ev);
+    qr_dataset_free(&ds);
+}
+
+static void test_cut_completion(void **st) {
+    (void)st;
+    char *c = qr_cut_completion("    return x\n\ndef other():\n    pass\n", QR_DS_HUMANEVAL_PLUS);
+    assert_string_equal(c, "    return x\n");
+    free(c);
+    c = qr_cut_completion("\treturn 1\nprint(f())", QR_DS_HUMANEVAL);
+    assert_string_equal(c, "    return 1");
+    free(c);
+    c = qr_cut_completion("def f():\n    return 1\n\"\"\"\nmore", QR_DS_MBPP_PLUS);
+    assert_string_equal(c, "def f():\n    return 1");
+    free(c);
+    // at most 10000 characters (code points), as EvalPlus's min_index start
+    char *big = malloc(30001);
+    for (int i = 0; i < 10000; i++) memcpy(big + 3 * i, "\xc3\xa9x", 3);
+    big[30000] = 0;
+    c = qr_cut_completion(big, QR_DS_HUMANEVAL_PLUS);
+    assert_int_equal(strlen(c), 15000); // 5000 x ("\xc3\xa9" + "x") = 10000 characters
+    free(c);
+    free(big);
+    const char *const *stops;
+    assert_int_equal(qr_stop_strings(QR_DS_MBPP_PLUS, &stops), 8);
+    assert_string_equal(stops[7], "\nassert");
+}
+
+// Without namespaces or uid separation the sandbox still works and says what
+// is missing (the results and summary carry the note).
+static void test_fallback_isolation(void **st) {
+    (void)st;
+    QrDataset ds;
+    QrErr e;
+    assert_int_equal(qr_dataset_load(&ds, "humaneval+", FIX "heplus.jsonl", &e), 0);
+    QrEvalOptions o;
+    qr_eval_options_default(&o);
+    o.parallel = 2;
+    o.no_cache = 1;
+    o.sandbox.no_netns = 1;
+    o.sandbox.no_uid = 1;
+    QrEvaluator *ev;
+    assert_int_equal(qr_evaluator_open(&ev, &ds, &o, &e), 0);
+    const QrSandboxInfo *si = qr_evaluator_sandbox(ev);
+    assert_int_equal(si->netns, 0);
+    assert_int_equal(si->uid_drop, 0);
+    assert_non_null(strstr(si->note, "network"));
+    assert_non_null(strstr(si->note, geteuid() ? "not root" : "uid separation disabled"));
+    QrSample s[] = {{"HumanEval/53", ds.tasks[3].reference, NULL}, {"HumanEval/53", NULL, "    return x * y\n"}};
+    QrSampleResult r[2];
+    run(ev, s, 2, r);
+    expect(&r[0], QR_PASS, QR_PASS, "canonical without isolation");
+    expect(&r[1], QR_FAIL, QR_FAIL, "wrong without isolation");
+    free_results(r, 2);
     qr_evaluator_close(ev);
     qr_dataset_free(&ds);
 }
@@ -473,6 +574,9 @@ int main(void) {
         cmocka_unit_test(test_original_tests),
         cmocka_unit_test(test_hostile_samples),
         cmocka_unit_test(test_identical_statuses_twice),
+        cmocka_unit_test(test_sanitize_matches_evalplus),
+        cmocka_unit_test(test_cut_completion),
+        cmocka_unit_test(test_fallback_isolation),
         cmocka_unit_test(test_pass_at_k),
         cmocka_unit_test(test_bad_input),
     };
