@@ -16,47 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "runtime/model.h"
+#include "util/membw.h"
 #include "util/timer.h"
-#ifdef __AVX2__
-#include <immintrin.h>
-#endif
 
 #define PREFILL 128
 #define DECODE 32
-
-// Read bandwidth: every thread streams its share of buf once; best of reps.
-static double read_bandwidth(const float *buf, size_t n, int reps) {
-    double best = 1e30;
-    volatile float sink = 0;
-    for (int r = 0; r < reps; r++) {
-        double t = qr_now();
-        float total = 0;
-#pragma omp parallel reduction(+ : total)
-        {
-            int nt = omp_get_num_threads(), id = omp_get_thread_num();
-            size_t b = n * id / nt / 64 * 64, e = id == nt - 1 ? n : n * (id + 1) / nt / 64 * 64;
-#ifdef __AVX2__
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (size_t i = b; i < e; i += 32) {
-                a0 = _mm256_add_ps(a0, _mm256_load_ps(buf + i));
-                a1 = _mm256_add_ps(a1, _mm256_load_ps(buf + i + 8));
-                a2 = _mm256_add_ps(a2, _mm256_load_ps(buf + i + 16));
-                a3 = _mm256_add_ps(a3, _mm256_load_ps(buf + i + 24));
-            }
-            float tmp[8];
-            _mm256_storeu_ps(tmp, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-            for (int j = 0; j < 8; j++) total += tmp[j];
-#else
-            for (size_t i = b; i < e; i++) total += buf[i];
-#endif
-        }
-        t = qr_now() - t;
-        sink += total;
-        if (t < best) best = t;
-    }
-    (void)sink;
-    return (double)n * sizeof(float) / best / 1e9;
-}
 
 static json_t *shape(void) {
     json_t *c = json_object();
@@ -144,11 +108,11 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 1023);
     printf("engine bench: LLaMA dim 768, 12 layers, 12 heads, ffn 2048, vocab 32000 (tied), %d threads\n",
            omp_get_max_threads());
-    double bw = read_bandwidth(buf, n, 5);
+    double bw = qr_read_bandwidth(buf, n, 5);
     printf("  measured read bandwidth: %.1f GB/s\n", bw);
     Result r32, r16;
     if (run(QR_DT_F32, reps, bw, &r32) || run(QR_DT_BF16, reps, bw, &r16)) return 1;
-    double bw2 = read_bandwidth(buf, n, 5);
+    double bw2 = qr_read_bandwidth(buf, n, 5);
     printf("  read bandwidth after: %.1f GB/s\n", bw2);
     double bwm = bw > bw2 ? bw : bw2;
     printf("  target decode f32 >= 80%% of read bandwidth: %.0f%% -> %s\n", 100 * r32.gbps / bwm,

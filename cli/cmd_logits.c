@@ -6,6 +6,7 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "cli/model_args.h"
+#include "runtime/sampler.h"
 
 static void usage(void) {
     printf("usage: qrobust logits --model PATH (--prompt TEXT | --prompt-file F | --ids \"1 2 3\") [--top K]\n"
@@ -22,17 +23,6 @@ static void usage(void) {
            "  qrobust logits --model ../shared/models/stories260K/stories260K.gguf --prompt \"Once upon\" --top 5\n"
            "  qrobust logits --model tests/fixtures/llama-tiny/untied-f32 --ids \"1 105 116\"\n",
            CLI_MODEL_HELP, CLI_PROMPT_HELP);
-}
-
-typedef struct {
-    float v;
-    int id;
-} Top;
-
-static int cmp_top(const void *a, const void *b) {
-    const Top *x = a, *y = b;
-    if (x->v != y->v) return x->v > y->v ? -1 : 1;
-    return x->id - y->id;
 }
 
 int cmd_logits(int argc, char **argv) {
@@ -85,16 +75,22 @@ int cmd_logits(int argc, char **argv) {
     for (int i = 0; i < n; i++) json_array_append_new(ja, json_integer(ids[i]));
     json_object_set_new(o, "ids", ja);
     if (top) {
-        Top *t = malloc((size_t)V * sizeof *t);
-        for (int i = 0; i < V; i++) t[i].v = lg[i], t[i].id = i;
-        qsort(t, (size_t)V, sizeof *t, cmp_top);
-        for (int i = 0; i < top && i < V; i++) {
+        int k = top < V ? (int)top : V;
+        int *best = malloc((size_t)k * sizeof *best);
+        if (!best || qr_topk(lg, V, k, best) < 0) {
+            free(best);
+            json_decref(o);
+            json_decref(res);
+            cli_dief("out of memory");
+            goto done;
+        }
+        for (int i = 0; i < k; i++) {
             json_t *p = json_object();
-            json_object_set_new(p, "id", json_integer(t[i].id));
-            json_object_set_new(p, "logit", json_real(t[i].v));
+            json_object_set_new(p, "id", json_integer(best[i]));
+            json_object_set_new(p, "logit", json_real(lg[best[i]]));
             json_array_append_new(res, p);
         }
-        free(t);
+        free(best);
         json_object_set_new(o, "top", res);
     } else {
         for (int i = 0; i < V; i++) json_array_append_new(res, json_real(lg[i]));

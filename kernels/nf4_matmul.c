@@ -197,35 +197,60 @@ static void rows_chunk_avx2(const uint8_t *wa, const float *sa, const float *xp,
 
 // ---- AVX-512 (decode) -----------------------------------------------------------
 #ifdef QR_HAVE_AVX512
-AVX512_FN static inline __m512 x_pair(const float *xb, int p) {
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(xb + 8 * p)), _mm256_loadu_ps(xb + 64 + 8 * p),
-                              1);
+// x for the AVX-512 path: blocks in pairs, each pair's 128 values as
+// [p][block of the pair][d], so that one 16-float load feeds nibble p of both
+// blocks; a trailing unpaired block keeps the AVX2 layout.
+static void permute_x_pairs(const float *x, int64_t cols, float *xp) {
+    const int64_t nb = cols / QR_NF4_BLOCK;
+    for (int64_t b = 0; b + 2 <= nb; b += 2)
+        for (int p = 0; p < 8; p++)
+            for (int h = 0; h < 2; h++)
+                for (int d = 0; d < 8; d++)
+                    xp[b * 64 + p * 16 + h * 8 + d] = x[(b + h) * 64 + 8 * d + (p ^ 1)];
+    if (nb % 2) permute_x(x + (nb - 1) * 64, 64, xp + (nb - 1) * 64);
 }
 
-// Two blocks per step: lanes 0-7 block b, 8-15 block b+1. The two halves are
-// folded into the 8-lane accumulator one after the other, in block order.
-AVX512_FN static __m256 matvec1_avx512(const uint8_t *wa, const float *sa, const float *xp, int64_t nb,
-                                       const float *code) {
+// Two weight rows, two blocks per step: lanes 0-7 block b, 8-15 block b+1. The
+// halves are folded into the 8-lane accumulators one after the other, in
+// block order (the canonical order).
+AVX512_FN static void matvec2_avx512(const uint8_t *wa, const uint8_t *wb, const float *sa, const float *sb,
+                                     const float *xp, int64_t nb, const float *code, int two, float *ya, float *yb) {
     const __m512 t = _mm512_loadu_ps(code), z = _mm512_setzero_ps();
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acca = _mm256_setzero_ps(), accb = _mm256_setzero_ps();
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
-        const __m512i v = _mm512_loadu_si512((const void *)(wa + 32 * b));
+        const __m512i va = _mm512_loadu_si512((const void *)(wa + 32 * b));
+        const __m512i vb = _mm512_loadu_si512((const void *)(wb + 32 * b));
         const float *xb = xp + 64 * b;
-        __m512 s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(v, t), x_pair(xb, 0), z);
-        __m512 s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t), x_pair(xb, 1), z);
-        s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 8), t), x_pair(xb, 2), s0);
-        s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 12), t), x_pair(xb, 3), s1);
-        s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 16), t), x_pair(xb, 4), s0);
-        s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 20), t), x_pair(xb, 5), s1);
-        s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 24), t), x_pair(xb, 6), s0);
-        s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 28), t), x_pair(xb, 7), s1);
-        const __m512 s = _mm512_add_ps(s0, s1);
-        acc = _mm256_fmadd_ps(_mm512_castps512_ps256(s), _mm256_set1_ps(sa[b]), acc);
-        acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(s, 1), _mm256_set1_ps(sa[b + 1]), acc);
+        __m512 a0 = z, a1 = z, b0 = z, b1 = z, xv;
+#define STEP512(p, A, B)                                                                   \
+    xv = _mm512_loadu_ps(xb + 16 * (p));                                                   \
+    A = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(va, 4 * (p)), t), xv, A); \
+    if (two) B = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(vb, 4 * (p)), t), xv, B);
+        STEP512(0, a0, b0)
+        STEP512(1, a1, b1)
+        STEP512(2, a0, b0)
+        STEP512(3, a1, b1)
+        STEP512(4, a0, b0)
+        STEP512(5, a1, b1)
+        STEP512(6, a0, b0)
+        STEP512(7, a1, b1)
+#undef STEP512
+        const __m512 sa2 = _mm512_add_ps(a0, a1);
+        acca = _mm256_fmadd_ps(_mm512_castps512_ps256(sa2), _mm256_set1_ps(sa[b]), acca);
+        acca = _mm256_fmadd_ps(_mm512_extractf32x8_ps(sa2, 1), _mm256_set1_ps(sa[b + 1]), acca);
+        if (two) {
+            const __m512 sb2 = _mm512_add_ps(b0, b1);
+            accb = _mm256_fmadd_ps(_mm512_castps512_ps256(sb2), _mm256_set1_ps(sb[b]), accb);
+            accb = _mm256_fmadd_ps(_mm512_extractf32x8_ps(sb2, 1), _mm256_set1_ps(sb[b + 1]), accb);
+        }
     }
-    if (b < nb) acc = matvec1_blocks_avx2(wa + 32 * b, sa + b, xp + 64 * b, nb - b, code, acc);
-    return acc;
+    if (b < nb) { // an odd block count: the last block in the AVX2 layout
+        acca = matvec1_blocks_avx2(wa + 32 * b, sa + b, xp + 64 * b, 1, code, acca);
+        if (two) accb = matvec1_blocks_avx2(wb + 32 * b, sb + b, xp + 64 * b, 1, code, accb);
+    }
+    *ya = hsum256(acca);
+    if (two) *yb = hsum256(accb);
 }
 #endif
 
@@ -241,8 +266,12 @@ void qr_nf4_matmul(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, 
         qr_nf4_matmul_ref(w, x, m, ct, y); // odd shape, half compute, scalar level, or no memory
         return;
     }
-    for (int64_t i = 0; i < m; i++) permute_x(x + i * cols, cols, xp + i * cols);
-    const int use512 = isa == QR_ISA_AVX512;
+    const int use512 = isa == QR_ISA_AVX512 && m == 1;
+#ifdef QR_HAVE_AVX512
+    if (use512) permute_x_pairs(x, cols, xp);
+    else
+#endif
+        for (int64_t i = 0; i < m; i++) permute_x(x + i * cols, cols, xp + i * cols);
 #pragma omp parallel
     {
         float *sc = malloc(sizeof(float) * (size_t)(2 * nb)); // block scales of up to two rows
@@ -258,8 +287,7 @@ void qr_nf4_matmul(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, 
                 const uint8_t *wa = w->packed + r * cols / 2;
 #ifdef QR_HAVE_AVX512
                 if (use512) {
-                    y[r] = hsum256(matvec1_avx512(wa, sc, xp, nb, w->code));
-                    if (two) y[r + 1] = hsum256(matvec1_avx512(wa + cols / 2, sc + nb, xp, nb, w->code));
+                    matvec2_avx512(wa, wa + cols / 2, sc, sc + nb, xp, nb, w->code, two, y + r, y + r + 1);
                     continue;
                 }
 #endif

@@ -36,6 +36,16 @@ static int cmp_cand(const void *a, const void *b) {
     return x->id - y->id; // stable order for equal probabilities
 }
 
+int qr_topk(const float *x, int n, int k, int *ids) {
+    Cand *c = malloc((size_t)n * sizeof *c);
+    if (!c) return -1;
+    for (int i = 0; i < n; i++) c[i].p = x[i], c[i].id = i;
+    qsort(c, (size_t)n, sizeof *c, cmp_cand);
+    for (int i = 0; i < k; i++) ids[i] = c[i].id;
+    free(c);
+    return k;
+}
+
 int qr_sample(QrSampler *s, const float *logits, int n, float *work) {
     if (s->temperature <= 0) return qr_argmax(logits, n);
     float *p = work;

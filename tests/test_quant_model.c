@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "runtime/model.h"
+#include "tests/hf_ref.h"
 #include "runtime/qsave.h"
 #include "util/fileio.h"
 #include "weights/st_write.h"
@@ -36,17 +37,6 @@ static QrModel *load(const char *path, QrWeightFormat q, float threshold, int se
     return m;
 }
 
-// Logits at every position of ids[n] (a fresh sequence), out[n, vocab].
-static void all_logits(QrModel *m, const int *ids, int n, float *out) {
-    int pos[64], seq[64] = {0};
-    uint8_t want[64];
-    for (int i = 0; i < n; i++) pos[i] = i, want[i] = 1;
-    qr_model_clear_seq(m, 0);
-    QrBatch b = {n, ids, pos, seq, want};
-    QrErr e;
-    if (qr_model_forward(m, &b, out, &e)) fail_msg("%s", e.msg);
-}
-
 // The same logits, one token per forward call (KV cache).
 static void decode_logits(QrModel *m, const int *ids, int n, float *out) {
     int pos[64], seq[1] = {0};
@@ -59,35 +49,9 @@ static void decode_logits(QrModel *m, const int *ids, int n, float *out) {
     }
 }
 
-static void greedy(QrModel *m, const int *prompt, int np, int steps, int *outt) {
-    int ids[64], pos[64], seq[64] = {0};
-    float *lg = malloc((size_t)m->cfg.vocab_size * 4);
-    memcpy(ids, prompt, (size_t)np * sizeof *ids);
-    for (int i = 0; i < 64; i++) pos[i] = i;
-    qr_model_clear_seq(m, 0);
-    QrErr e;
-    QrBatch b = {np, ids, pos, seq, NULL};
-    if (qr_model_forward(m, &b, lg, &e)) fail_msg("%s", e.msg);
-    for (int t = 0; t < steps; t++) {
-        int best = 0;
-        for (int v = 1; v < m->cfg.vocab_size; v++)
-            if (lg[v] > lg[best]) best = v;
-        outt[t] = ids[np + t] = best;
-        QrBatch d = {1, &ids[np + t], &pos[np + t], seq, NULL};
-        if (qr_model_forward(m, &d, lg, &e)) fail_msg("%s", e.msg);
-    }
-    free(lg);
-}
-
 static double max_abs(const float *v, size_t n) {
     double m = 0;
     for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)v[i]));
-    return m;
-}
-
-static double max_diff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
     return m;
 }
 
@@ -95,7 +59,7 @@ static double max_diff(const float *a, const float *b, size_t n) {
 typedef struct {
     int n, vocab, ids[64];
     float *fp32, *nf4, *int8;
-} Ref;
+} QRef;
 
 static float *ref_array(json_t *j, const char *key, int n, int vocab) {
     json_t *a = json_object_get(j, key);
@@ -106,7 +70,7 @@ static float *ref_array(json_t *j, const char *key, int n, int vocab) {
     return v;
 }
 
-static void load_ref(Ref *r) {
+static void load_qref(QRef *r) {
     json_error_t je;
     json_t *j = json_load_file(QDIR "reference.json", 0, &je);
     if (!j) fail_msg("reference.json: %s", je.text);
@@ -120,7 +84,7 @@ static void load_ref(Ref *r) {
     json_decref(j);
 }
 
-static void free_ref(Ref *r) {
+static void free_qref(QRef *r) {
     free(r->fp32);
     free(r->nf4);
     free(r->int8);
@@ -128,8 +92,8 @@ static void free_ref(Ref *r) {
 
 static void test_logits_vs_bitsandbytes(void **st) {
     (void)st;
-    Ref r;
-    load_ref(&r);
+    QRef r;
+    load_qref(&r);
     const size_t N = (size_t)r.n * r.vocab;
     float *lg = malloc(N * 4);
     struct { QrWeightFormat f; const float *ref; const char *what; double tol; } C[] = {
@@ -146,25 +110,25 @@ static void test_logits_vs_bitsandbytes(void **st) {
     };
     for (size_t c = 0; c < sizeof C / sizeof C[0]; c++) {
         QrModel *m = load(TINY, C[c].f, 0, 0);
-        all_logits(m, r.ids, r.n, lg);
-        const double err = max_diff(lg, C[c].ref, N) / max_abs(C[c].ref, N);
+        prefill_all(m, 0, r.ids, r.n, lg);
+        const double err = max_rel_err(lg, C[c].ref, N);
         print_message("tiny-llama %-4s logits vs bitsandbytes reference: max |diff| / max |ref| = %.2e\n", C[c].what,
                       err);
         assert_true(err <= C[c].tol);
         qr_model_free(m);
     }
     free(lg);
-    free_ref(&r);
+    free_qref(&r);
 }
 
 // ---- pre-quantized checkpoints and the round trip -----------------------------------
 static void expect_same_model(QrModel *a, QrModel *b) {
-    Ref r;
-    load_ref(&r);
+    QRef r;
+    load_qref(&r);
     const size_t N = (size_t)r.n * r.vocab;
     float *la = malloc(N * 4), *lb = malloc(N * 4);
-    all_logits(a, r.ids, r.n, la);
-    all_logits(b, r.ids, r.n, lb);
+    prefill_all(a, 0, r.ids, r.n, la);
+    prefill_all(b, 0, r.ids, r.n, lb);
     assert_memory_equal(la, lb, N * 4);
     int ga[40], gb[40];
     greedy(a, r.ids, 4, 40, ga);
@@ -172,7 +136,7 @@ static void expect_same_model(QrModel *a, QrModel *b) {
     assert_memory_equal(ga, gb, sizeof ga);
     free(la);
     free(lb);
-    free_ref(&r);
+    free_qref(&r);
 }
 
 static void test_transformers_checkpoints_load(void **st) {
@@ -249,14 +213,14 @@ static void drift(const char *path, const int *ids, int n, double bound_int8, do
     QrModel *f = load(path, QR_WF_F32, 0, 0);
     const size_t N = (size_t)n * f->cfg.vocab_size;
     float *l0 = malloc(N * 4), *lq = malloc(N * 4);
-    all_logits(f, ids, n, l0);
+    prefill_all(f, 0, ids, n, l0);
     const double scale = max_abs(l0, N);
     double d[2];
     const QrWeightFormat fm[2] = {QR_WF_INT8, QR_WF_NF4};
     for (int k = 0; k < 2; k++) {
         QrModel *q = load(path, fm[k], 0, 0);
-        all_logits(q, ids, n, lq);
-        d[k] = max_diff(l0, lq, N) / scale;
+        prefill_all(q, 0, ids, n, lq);
+        d[k] = max_rel_err(lq, l0, N);
         qr_model_free(q);
     }
     print_message("%-40s logit drift vs fp32: int8 %.4f, nf4 %.4f (of max |logit| %.3g)\n", path, d[0], d[1], scale);
@@ -313,7 +277,7 @@ static void test_decode_equals_prefill(void **st) {
         QrModel *m = load(TINY, C[c].f, C[c].thr, C[c].set);
         const size_t N = (size_t)10 * m->cfg.vocab_size;
         float *a = malloc(N * 4), *b = malloc(N * 4);
-        all_logits(m, ids, 10, a);
+        prefill_all(m, 0, ids, 10, a);
         decode_logits(m, ids, 10, b);
         assert_memory_equal(a, b, N * 4);
         free(a);
