@@ -6,7 +6,9 @@
 #   make test-asan  the same under AddressSanitizer + UBSan (build-asan/)
 #   make bench      build and run every bench/bench_*.c
 #   make fuzz       build the libFuzzer targets fuzz/fuzz_*.c with clang (build-fuzz/)
-#   make CUDA=1     also build the CUDA backend (kernels/cuda/*.cu) with nvcc
+#   make CUDA=1     also build the CUDA backend (kernels/cuda/*.cu, *.c) with nvcc
+#   make CUDA=1 test-cuda   GPU kernels and model vs the CPU (exit 77 = no GPU: skipped)
+#   make CUDA=1 bench-cuda  GPU decode / GEMV / batched benchmarks (bench/cuda/)
 #   make clean
 
 CC      ?= gcc
@@ -31,11 +33,11 @@ LIBSRC  := $(filter-out cli/main.c,$(foreach d,$(STAGES),$(wildcard $(d)/*.c)))
 ifdef CUDA
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
-NVFLAGS   ?= -O2 -std=c++17 -arch=sm_90 -I. -Xcompiler -Wall,-Wextra,-Werror
+NVFLAGS   ?= -O2 -std=c++17 -arch=sm_90 -lineinfo -I. -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
 CFLAGS    += -DQR_CUDA=1 -I$(CUDA_HOME)/include
-LDLIBS    += -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+LDLIBS    += -L$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
 CUSRC     := $(wildcard kernels/cuda/*.cu)
-CUOBJ     := $(CUSRC:%.cu=$(BUILD)/%.o)
+CUOBJ     := $(CUSRC:%.cu=$(BUILD)/%.o) $(patsubst %.c,$(BUILD)/%.o,$(wildcard kernels/cuda/*.c))
 endif
 
 LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o) $(CUOBJ)
@@ -60,9 +62,30 @@ $(BUILD)/%.o: %.c
 # eval/sandbox.c embeds eval/zygote.py with .incbin.
 $(BUILD)/eval/sandbox.o: eval/zygote.py
 
-$(BUILD)/%.o: %.cu
+$(BUILD)/%.o: %.cu kernels/cuda/qcuda.h kernels/cuda/common.cuh
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c -o $@ $<
+
+# CUDA test and bench programs (only with CUDA=1; they need a GPU to run).
+$(BUILD)/tests/cuda/%: tests/cuda/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench/cuda/%: bench/cuda/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+CUDATEST  := $(patsubst tests/cuda/%.c,$(BUILD)/tests/cuda/%,$(wildcard tests/cuda/test_*.c))
+CUDABENCH := $(patsubst bench/cuda/%.c,$(BUILD)/bench/cuda/%,$(wildcard bench/cuda/bench_*.c))
+.PHONY: test-cuda bench-cuda cuda-bins
+cuda-bins: $(BUILD)/qrobust $(CUDATEST) $(CUDABENCH)
+# Exit 77 from a test = no CUDA device (skipped); reported, not a failure of the build.
+test-cuda: $(CUDATEST)
+	@test -n "$(CUDA)" || { echo "test-cuda needs make CUDA=1 test-cuda"; exit 2; }
+	@fail=0; for t in $(CUDATEST); do echo "== $$t"; ./$$t; rc=$$?; \
+	  if [ $$rc = 77 ]; then echo "SKIPPED (no CUDA device)"; elif [ $$rc != 0 ]; then fail=1; fi; done; \
+	if [ $$fail = 0 ]; then echo "CUDA TESTS DONE"; else echo "SOME CUDA TESTS FAILED"; exit 1; fi
+bench-cuda: $(CUDABENCH)
+	@test -n "$(CUDA)" || { echo "bench-cuda needs make CUDA=1 bench-cuda"; exit 2; }
+	@for b in $(CUDABENCH); do echo "== $$b"; ./$$b; rc=$$?; [ $$rc = 0 ] || [ $$rc = 77 ] || exit 1; done
 
 $(BUILD)/tests/%: tests/%.c $(LIBOBJ)
 	@mkdir -p $(dir $@)
@@ -99,6 +122,6 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIBOBJ)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 clean:
-	rm -rf build build-asan build-fuzz qrobust
+	rm -rf build build-asan build-fuzz build-cuda qrobust
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -7,6 +7,12 @@ static void noise_term(const void *ctx, const float *x, int n, int out, int in, 
 
 _Static_assert(sizeof(QrNoiseKey) <= sizeof(((QrQLinear *)0)->extra_data), "QrNoiseKey fits QrQLinear.extra_data");
 
+const QrNoiseKey *qr_noise_kernel_key(const QrLinear *L) {
+    if (!L || qr_wf_dtype(L->fmt) != QR_DT_COUNT || !L->q) return NULL;
+    const QrQLinear *q = L->q;
+    return q->extra == noise_term ? (const QrNoiseKey *)q->extra_ctx : NULL;
+}
+
 int qr_noise_model(QrModel *m, const QrNoiseSpec *s, int model_quantized, int sign, int64_t *n_elems,
                    int64_t *n_kernel, QrErr *e) {
     int64_t done = 0, kern = 0;

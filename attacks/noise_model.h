@@ -32,3 +32,8 @@
 // gives the rate).
 int qr_noise_model(QrModel *m, const QrNoiseSpec *s, int model_quantized, int sign, int64_t *n_elems,
                    int64_t *n_kernel, QrErr *e);
+
+// The noise key of a quantized layer that carries the post-quant term
+// (QR_NOISE_IN_KERNEL), or NULL: lets another backend (the CUDA kernels) fuse
+// the same noise into its own dequantization.
+const QrNoiseKey *qr_noise_kernel_key(const QrLinear *L);

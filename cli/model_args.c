@@ -21,7 +21,9 @@ const char CLI_MODEL_HELP[] =
     "  --int8-threshold T  LLM.int8 outlier threshold; 0 = pure int8 (default 6.0, or the\n"
     "                      checkpoint's llm_int8_threshold)\n"
     "  --nf4-compute D     NF4 compute dtype f32, f16 or bf16 (default f32, or the checkpoint's\n"
-    "                      bnb_4bit_compute_dtype)\n";
+    "                      bnb_4bit_compute_dtype)\n"
+    "  --device D          cpu or cuda (cuda: a `make CUDA=1` build and an NVIDIA GPU; llama-family\n"
+    "                      models; default cpu)\n";
 const char CLI_PROMPT_HELP[] =
     "  --prompt TEXT       the prompt text\n"
     "  --prompt-file F     read the prompt from file F (bytes as they are)\n"
@@ -38,6 +40,7 @@ int cli_model_flag(int argc, char **argv, int *i, CliModelArgs *a) {
     if ((r = cli_flag_value(argc, argv, i, "--prompt-file", &a->prompt_file))) return r;
     if ((r = cli_flag_value(argc, argv, i, "--ids", &a->ids))) return r;
     if ((r = cli_flag_value(argc, argv, i, "--dtype", &a->dtype))) return r;
+    if ((r = cli_flag_value(argc, argv, i, "--device", &a->device))) return r;
     if ((r = cli_flag_value(argc, argv, i, "--precision", &a->precision))) return r;
     if ((r = cli_flag_value(argc, argv, i, "--int8-threshold", &a->int8_threshold))) return r;
     if ((r = cli_flag_value(argc, argv, i, "--nf4-compute", &a->nf4_compute))) return r;
@@ -113,6 +116,10 @@ int cli_open_model(const CliModelArgs *a, QrModel **m, Tokenizer **tok, int need
         else return qr_fail(e, "--dtype '%s': expected f32, bf16 or f16", a->dtype);
     }
     if (cli_precision_opts(a, &o, e)) return -1;
+    if (a->device) {
+        if (!strcmp(a->device, "cuda")) o.device = QR_DEVICE_CUDA;
+        else if (strcmp(a->device, "cpu")) return qr_fail(e, "--device '%s': expected cpu or cuda", a->device);
+    }
     if (qr_model_load(m, a->model, &o, e)) return -1;
     if (a->precision && o.quant.fmt == QR_WF_F32 && qr_model_quant_format(*m) != QR_WF_F32) {
         qr_fail(e, "%s: the checkpoint is quantized (%s); --precision %s cannot undo that", a->model,

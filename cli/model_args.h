@@ -16,6 +16,7 @@ typedef struct {
     const char *precision;   // --precision fp32|fp16|bf16|int8|nf4 (the study's precisions)
     const char *int8_threshold; // --int8-threshold T (LLM.int8 outlier threshold)
     const char *nf4_compute; // --nf4-compute f32|f16|bf16 (NF4 compute dtype)
+    const char *device;      // --device cpu|cuda
     long long threads;       // --threads N (0: OpenMP default)
     int no_bos;              // --no-bos: do not add BOS when encoding the prompt
 } CliModelArgs;

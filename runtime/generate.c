@@ -98,7 +98,10 @@ int qr_generate(QrModel *m, const Tokenizer *tok, const int32_t *const *prompts,
     int *bt = malloc((size_t)(total > n_seq ? total : n_seq) * 3 * sizeof(int));
     uint8_t *want = calloc((size_t)(total > n_seq ? total : n_seq), 1);
     int *active = malloc((size_t)n_seq * sizeof(int));
-    if (!S || !logits || !work || !bt || !want || !active) {
+    // Greedy on the GPU: the argmax runs on the device (no logits copied back).
+    const int dev_greedy = m->device == QR_DEVICE_CUDA && p->temperature <= 0;
+    int *ids = malloc((size_t)n_seq * sizeof(int));
+    if (!S || !logits || !work || !bt || !want || !active || !ids) {
         rc = qr_fail(e, "generate: out of memory");
         goto out;
     }
@@ -130,7 +133,7 @@ int qr_generate(QrModel *m, const Tokenizer *tok, const int32_t *const *prompts,
             k++;
         }
     QrBatch pre = {k, bt, bp, bs, want};
-    if ((rc = qr_model_forward(m, &pre, logits, e))) goto out;
+    if ((rc = dev_greedy ? qr_model_forward_ids(m, &pre, ids, e) : qr_model_forward(m, &pre, logits, e))) goto out;
     for (int i = 0; i < n_seq; i++) S[i].pos = n_prompt[i];
     double t1 = qr_now();
 
@@ -140,8 +143,9 @@ int qr_generate(QrModel *m, const Tokenizer *tok, const int32_t *const *prompts,
         for (int i = 0; i < n_seq; i++) {
             SeqState *s = &S[i];
             if (s->done) continue;
-            const float *lg = logits + (size_t)row++ * V;
-            int t = qr_sample(&s->smp, lg, V, work);
+            const float *lg = logits + (size_t)row * V;
+            int t = dev_greedy ? ids[row] : qr_sample(&s->smp, lg, V, work);
+            row++;
             int eos = 0;
             if (!p->ignore_eos) {
                 for (int q = 0; q < m->cfg.n_eos; q++) eos |= t == m->cfg.eos_ids[q];
@@ -195,7 +199,7 @@ int qr_generate(QrModel *m, const Tokenizer *tok, const int32_t *const *prompts,
             want[a] = 1;
         }
         QrBatch dec = {n_act, bt, bp, bs, want};
-        if ((rc = qr_model_forward(m, &dec, logits, e))) goto out;
+        if ((rc = dev_greedy ? qr_model_forward_ids(m, &dec, ids, e) : qr_model_forward(m, &dec, logits, e))) goto out;
     }
     double t2 = qr_now();
     for (int i = 0; i < n_seq; i++) {
@@ -223,5 +227,6 @@ out:
     free(bt);
     free(want);
     free(active);
+    free(ids);
     return rc;
 }

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/ops.h"
+#include "runtime/sampler.h"
+#ifdef QR_CUDA
+#include "kernels/cuda/backend.h"
+#endif
 
 // ---- the architectures this build knows (issue 5 adds a line each) ----
 extern const QrArch qr_arch_llama, qr_arch_codegen, qr_arch_starcoder2;
@@ -110,10 +114,12 @@ int qr_model_from_checkpoint(QrModel **out, QrCheckpoint *ck, const QrLoadOpts *
     memset(ck, 0, sizeof *ck);
     QrLoadOpts def = {0};
     if (!opts) opts = &def;
+#ifndef QR_CUDA
     if (opts->device != QR_DEVICE_CPU) {
         qr_fail(e, "%s: this build has no CUDA backend (build with make CUDA=1)", m->ckpt.path);
         goto fail;
     }
+#endif
     m->device = opts->device;
     if (qr_config_read(&m->ckpt, &m->arch, &m->cfg, e)) goto fail;
     m->inv_freq = calloc((size_t)m->cfg.rope_dim / 2 + 1, sizeof *m->inv_freq);
@@ -130,6 +136,9 @@ int qr_model_from_checkpoint(QrModel **out, QrCheckpoint *ck, const QrLoadOpts *
             if (L && qr_wf_dtype(L->fmt) != QR_DT_COUNT && qr_linear_convert(L, opts->weight_format, e)) goto fail;
         }
     if (qr_model_quantize(m, &opts->quant, e)) goto fail;
+#ifdef QR_CUDA
+    if (m->device == QR_DEVICE_CUDA && qr_cuda_check(m, e)) goto fail;
+#endif
     *out = m;
     return 0;
 fail:
@@ -159,6 +168,15 @@ int qr_model_reserve(QrModel *m, int n_slots, int max_seq, int max_batch, QrErr 
     kv_free(&m->kv);
     int kv_dim = c->n_kv_heads * c->head_dim;
     size_t n = (size_t)c->n_layers * n_slots * max_seq * kv_dim;
+#ifdef QR_CUDA
+    if (m->device == QR_DEVICE_CUDA) { // the cache lives on the device
+        m->kv.len = calloc((size_t)n_slots, sizeof(int));
+        if (!m->kv.len) return qr_fail(e, "out of memory");
+        m->kv.n_layers = c->n_layers, m->kv.n_slots = n_slots, m->kv.max_seq = max_seq, m->kv.kv_dim = kv_dim;
+        m->max_batch = max_batch;
+        return qr_cuda_reserve(m, e);
+    }
+#endif
     m->kv.k = malloc(n * sizeof(float));
     m->kv.v = malloc(n * sizeof(float));
     m->kv.len = calloc((size_t)n_slots, sizeof(int));
@@ -179,8 +197,35 @@ void qr_model_clear_seq(QrModel *m, int slot) {
     if (slot >= 0 && slot < m->kv.n_slots) m->kv.len[slot] = 0;
 }
 
+// The common body of qr_model_forward / qr_model_forward_ids: exactly one of
+// logits (copy the wanted rows' logits) and ids (their argmax) is non-NULL.
+static int forward_impl(QrModel *m, const QrBatch *b, float *logits, int *ids, QrErr *e);
+
 int qr_model_forward(QrModel *m, const QrBatch *b, float *logits, QrErr *e) {
-    if (!m->kv.k) return qr_fail(e, "forward: no KV cache reserved (qr_model_reserve)");
+    return forward_impl(m, b, logits, NULL, e);
+}
+
+int qr_model_forward_ids(QrModel *m, const QrBatch *b, int *ids, QrErr *e) {
+    return forward_impl(m, b, NULL, ids, e);
+}
+
+static int chunk_forward(QrModel *m, const QrBatch *sub, int n_out, float *logits, int *ids, QrErr *e) {
+#ifdef QR_CUDA
+    if (m->device == QR_DEVICE_CUDA)
+        return ids ? qr_cuda_forward_argmax(m, sub, ids, e) : qr_cuda_forward(m, sub, logits, e);
+#endif
+    if (logits) return m->arch->forward(m, sub, logits) ? qr_fail(e, "forward failed") : 0;
+    size_t vocab = (size_t)m->cfg.vocab_size;
+    float *lg = malloc((size_t)(n_out ? n_out : 1) * vocab * sizeof *lg);
+    if (!lg) return qr_fail(e, "out of memory for %d rows of logits", n_out);
+    int rc = m->arch->forward(m, sub, lg);
+    for (int i = 0; i < n_out && !rc; i++) ids[i] = qr_argmax(lg + (size_t)i * vocab, (int)vocab);
+    free(lg);
+    return rc ? qr_fail(e, "forward failed") : 0;
+}
+
+static int forward_impl(QrModel *m, const QrBatch *b, float *logits, int *ids, QrErr *e) {
+    if (!m->kv.len) return qr_fail(e, "forward: no KV cache reserved (qr_model_reserve)");
     // Validate everything first: a bad id must not index out of bounds.
     for (int i = 0; i < b->n; i++) {
         if (b->tokens[i] < 0 || b->tokens[i] >= m->cfg.vocab_size)
@@ -207,12 +252,13 @@ int qr_model_forward(QrModel *m, const QrBatch *b, float *logits, QrErr *e) {
             if (s + sub.n == b->n) want[sub.n - 1] = last_only[0];
             sub.want_logits = want;
         }
-        int rc = m->arch->forward(m, &sub, logits);
         int n_out = 0;
         for (int i = 0; i < sub.n; i++) n_out += sub.want_logits[i] != 0;
+        int rc = chunk_forward(m, &sub, n_out, logits, ids, e);
         free(want);
-        if (rc) return qr_fail(e, "forward failed");
-        logits += (size_t)n_out * vocab;
+        if (rc) return -1;
+        if (logits) logits += (size_t)n_out * vocab;
+        else ids += n_out;
         for (int i = 0; i < sub.n; i++)
             if (m->kv.len[sub.seq[i]] < sub.pos[i] + 1) m->kv.len[sub.seq[i]] = sub.pos[i] + 1;
     }
@@ -221,6 +267,9 @@ int qr_model_forward(QrModel *m, const QrBatch *b, float *logits, QrErr *e) {
 
 void qr_model_free(QrModel *m) {
     if (!m) return;
+#ifdef QR_CUDA
+    qr_cuda_free(m);
+#endif
     if (m->arch && m->arch->free) m->arch->free(m);
     free(m->params);
     kv_free(&m->kv);

@@ -7,11 +7,11 @@
 // drawn from any number of sequences. To add one: write the file, add one
 // line to the table in runtime/model.c.
 //
-// Backend seam (CUDA, issue 9): QrLoadOpts.device selects the backend at load;
-// an architecture's forward pass calls only the kernels in kernels/ (gemm via
-// qr_linear_forward, ops.h, attention.h) on buffers it owns, so the CUDA path
-// provides the same operations over device buffers and its own forward entry
-// (QrArch.forward_cuda) without touching the CPU code.
+// Backend seam (CUDA, issue 9): QrLoadOpts.device selects the backend at load.
+// Loading, conversion and quantization run on the host for both; with
+// QR_DEVICE_CUDA (a `make CUDA=1` build) qr_model_reserve / qr_model_forward /
+// qr_model_free hand over to kernels/cuda/backend.h, which uploads the
+// weights once and runs the forward pass on the GPU.
 #pragma once
 #include <jansson.h>
 #include <stdint.h>
@@ -133,6 +133,8 @@ struct QrModel {
     int max_batch;       // tokens per forward call the state holds
     float *inv_freq;     // [rope_dim / 2] RoPE frequencies after rope scaling
     QrDevice device;
+    void *cuda;          // QR_DEVICE_CUDA: the backend's device state (kernels/cuda/backend.h);
+                         // then kv.k / kv.v stay NULL (the cache lives on the device)
 };
 
 // Architectures known to this build.
@@ -158,6 +160,10 @@ void qr_model_clear_seq(QrModel *m, int slot);
 // Runs the batch (split into max_batch chunks as needed); writes the logits of
 // the requested tokens, in batch order, to logits[n_requested, vocab].
 int qr_model_forward(QrModel *m, const QrBatch *b, float *logits, QrErr *e);
+// The same, returning only the greedy choice (argmax, ties to the lowest id)
+// of each requested row in ids[n_requested]. On CUDA the argmax runs on the
+// device and no logits cross to the host.
+int qr_model_forward_ids(QrModel *m, const QrBatch *b, int *ids, QrErr *e);
 void qr_model_free(QrModel *m);
 
 // Parameter count implied by the config, and bytes of weights as loaded.

@@ -258,8 +258,10 @@ static void test_hostile_samples(void **st) {
     QrDataset ds;
     QrEvaluator *ev = open_ev(&ds, "humaneval+", FIX "heplus.jsonl");
     const QrSandboxInfo *si = qr_evaluator_sandbox(ev);
-    int isolated = si->uid_drop && si->netns;
-    if (!isolated) print_message("sandbox is not fully isolated here (%s): host-harm checks are skipped\n", si->note);
+    // Without uid separation (not root) samples that would hurt the user's own
+    // processes are not run, and harm to files / the network is not checked.
+    int uid = si->uid_drop, net = si->netns;
+    if (!uid || !net) print_message("sandbox is not fully isolated here (%s): some host-harm checks are skipped\n", si->note);
     const char *good = ds.tasks[3].reference; // HumanEval/53 add(x, y)
     char sock_prog[600], canary_prog[600], cache_prog[600];
     snprintf(sock_prog, sizeof sock_prog,
@@ -310,8 +312,9 @@ static void test_hostile_samples(void **st) {
     size_t nh = sizeof hostile / sizeof *hostile;
     QrSample *s = calloc(2 * nh, sizeof *s);
     for (size_t i = 0; i < nh; i++) {
-        // without uid separation RLIMIT_NPROC counts all the user's processes: no fork bomb then
-        s[2 * i] = (QrSample){"HumanEval/53", i == 0 && !si->uid_drop ? good : hostile[i], NULL};
+        // fork bomb, kill the parent, kill everything: only where the uid contains them
+        int needs_uid = i == 0 || i == 6 || i == 7;
+        s[2 * i] = (QrSample){"HumanEval/53", needs_uid && !uid ? good : hostile[i], NULL};
         s[2 * i + 1] = (QrSample){"HumanEval/53", good, NULL};
     }
     QrSampleResult *r = calloc(2 * nh, sizeof *r);
@@ -320,23 +323,25 @@ static void test_hostile_samples(void **st) {
         print_message("hostile %2zu: base %-7s %.70s | plus %-7s %.50s\n", i, qr_status_name(r[2 * i].base.status),
                       r[2 * i].base.detail, qr_status_name(r[2 * i].plus.status), r[2 * i].plus.detail);
         if (r[2 * i].base.status == QR_PASS || r[2 * i].plus.status == QR_PASS)
-            if (isolated || (i != 0 && i != 4 && i != 5))
+            if (!(i == 0 || i == 4 || i == 6 || i == 7) || uid)
+                if (i != 5 || net)
                 fail_msg("hostile sample %zu passed (base %s: %s; plus %s: %s)", i, qr_status_name(r[2 * i].base.status),
                          r[2 * i].base.detail, qr_status_name(r[2 * i].plus.status), r[2 * i].plus.detail);
         // the next sample is judged normally
         expect(&r[2 * i + 1], QR_PASS, QR_PASS, "canonical after a hostile sample");
     }
     // The host is unharmed: canary intact, no connection, no process left.
-    if (isolated) {
+    if (uid) {
         char *txt;
         size_t len;
         assert_int_equal(qr_read_file(canary, &txt, &len, &e), 0);
         assert_string_equal(txt, "alive");
         free(txt);
-        int c = accept(ls, NULL, NULL);
-        assert_int_equal(c, -1);
-        assert_non_null(strstr(r[10].base.detail, "Error")); // network unreachable / permission
         assert_int_equal(sandbox_uid_processes(si->uid_first, si->uid_first + si->uid_count), 0);
+    }
+    if (net) {
+        assert_int_equal(accept(ls, NULL, NULL), -1);
+        assert_non_null(strstr(r[10].base.detail, "Error")); // network unreachable
     }
     // the 10 GB writer was stopped by its time limit
     assert_int_equal(r[6].base.status, QR_TIMEOUT);
@@ -500,10 +505,10 @@ static void test_pass_at_k(void **st) {
     qr_dataset_free(&ds);
 }
 
-static int run_cli(const char *args) {
+static int run_cli(const char *dir, const char *args) {
     const char *bin = getenv("QROBUST_BIN");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s evaluate --quiet %s >/dev/null 2>/tmp/qrtest_eval_err.txt", bin ? bin : "./qrobust", args);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "%s evaluate --quiet %s >/dev/null 2>%s/stderr.txt", bin ? bin : "./qrobust", args, dir);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
@@ -537,7 +542,13 @@ static void test_bad_input(void **st) {
         // the CLI exits 2 and leaves an existing results file alone
         assert_int_equal(qr_write_file_atomic(out, "KEEP", 4, &e), 0);
         snprintf(args, sizeof args, "--dataset humaneval+ --data " FIX "heplus.jsonl --samples %s --out %s --no-cache", samples, out);
-        assert_int_equal(run_cli(args), 2);
+        assert_int_equal(run_cli(dir, args), 2);
+        char errp[400], *err;
+        size_t elen;
+        snprintf(errp, sizeof errp, "%s/stderr.txt", dir);
+        assert_int_equal(qr_read_file(errp, &err, &elen, &e), 0);
+        if (!strstr(err, cases[k].want)) fail_msg("CLI case %zu: stderr '%s' lacks '%s'", k, err, cases[k].want);
+        free(err);
         char *txt;
         size_t len;
         assert_int_equal(qr_read_file(out, &txt, &len, &e), 0);
@@ -549,7 +560,7 @@ static void test_bad_input(void **st) {
                      "{\"task_id\": \"HumanEval/53\", \"solution\": \"def add(x, y):\\n    return x - y\\n\"}\n";
     assert_int_equal(qr_write_file_atomic(samples, ok, strlen(ok), &e), 0);
     snprintf(args, sizeof args, "--dataset humaneval+ --data " FIX "heplus.jsonl --samples %s --out %s --no-cache", samples, out);
-    assert_int_equal(run_cli(args), 0);
+    assert_int_equal(run_cli(dir, args), 0);
     json_error_t je;
     json_t *j = json_load_file(out, 0, &je);
     assert_non_null(j);
@@ -563,6 +574,8 @@ static void test_bad_input(void **st) {
     qr_dataset_free(&ds);
     unlink(samples);
     unlink(out);
+    snprintf(args, sizeof args, "%s/stderr.txt", dir);
+    unlink(args);
     rmdir(dir);
 }
 

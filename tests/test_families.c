@@ -383,6 +383,54 @@ static void test_preset_configs(void **st) {
     assert_int_equal(c.sliding_window, 0); // use_sliding_window false
 }
 
+// Each family's tokenizer (the tokenizer stage's fixtures: tokenizer.json +
+// tokenizer_config.json) agrees with the published config of its checkpoints
+// on BOS/EOS and fits the embedding table: DeepSeek-Coder's BOS
+// <｜begin▁of▁sentence｜> 32013, LLaMA-3's 128k vocabulary and BOS 128000,
+// CodeGen's GPT-2 vocabulary plus its added whitespace tokens, StarCoder2's
+// <|endoftext|> 0.
+static void test_family_tokenizers_match_configs(void **st) {
+    (void)st;
+    struct { const char *tok, *preset, *bos_str; int bos, eos, n_vocab; } F[] = {
+        {"deepseek-coder", "deepseek-coder-1.3b-base", "<｜begin▁of▁sentence｜>", 32013, 32014, 32022},
+        {"llama3", "llama-3.2-1b", "<|begin_of_text|>", 128000, 128001, 128256},
+        {"codegen", "codegen-350M-mono", NULL, -1, 50256, 50295},
+        {"starcoder2", "starcoder2-3b", NULL, -1, 0, 49152},
+    };
+    for (size_t k = 0; k < sizeof F / sizeof *F; k++) {
+        char dir[128];
+        snprintf(dir, sizeof dir, "tests/fixtures/tok/hf/%s", F[k].tok);
+        Tokenizer *t;
+        QrErr e;
+        if (tok_load(&t, dir, &e)) fail_msg("%s", e.msg);
+        QrConfig c;
+        assert_int_equal(parse_config(qr_preset_find(F[k].preset)->config, &c, &e), 0);
+        assert_int_equal(tok_n_vocab(t), F[k].n_vocab);
+        assert_true(tok_n_vocab(t) <= c.vocab_size); // every id has an embedding row
+        assert_int_equal(tok_eos(t), F[k].eos);
+        assert_int_equal(c.eos_ids[0], F[k].eos);
+        int32_t *ids;
+        size_t n;
+        const char *text = "def f(x):\n    return x";
+        if (tok_encode(t, text, strlen(text), TOK_ADD_SPECIAL, &ids, &n, &e)) fail_msg("%s", e.msg);
+        if (F[k].bos >= 0) {
+            assert_int_equal(tok_bos(t), F[k].bos);
+            assert_int_equal(c.bos_id, F[k].bos);
+            assert_string_equal(tok_token_str(t, F[k].bos), F[k].bos_str);
+            // DeepSeek-Coder's tokenizer_config says add_bos_token; this llama3
+            // tokenizer.json (an early Llama-3 file) has no template post-processor
+            if (k == 0) assert_int_equal(ids[0], F[k].bos);
+        }
+        if (!strcmp(F[k].tok, "codegen")) { // the 4-space indent is one of CodeGen's added tokens
+            int added = 0;
+            for (size_t i = 0; i < n; i++) added += ids[i] >= 50257 && ids[i] <= 50294;
+            assert_int_equal(added, 1);
+        }
+        free(ids);
+        tok_free(t);
+    }
+}
+
 // ---- unsupported options: a clear error naming the key, never wrong numbers ----
 
 static void expect_error(const char *json_text, const char *needle) {
@@ -636,6 +684,7 @@ int main(void) {
         cmocka_unit_test(test_generate_with_tokenizer),
         cmocka_unit_test(test_preset_param_counts),
         cmocka_unit_test(test_preset_configs),
+        cmocka_unit_test(test_family_tokenizers_match_configs),
         cmocka_unit_test(test_unsupported),
         cmocka_unit_test(test_bad_checkpoint),
         cmocka_unit_test(test_cli_info_arch),

@@ -174,6 +174,39 @@ static void test_forward_rejects_bad_batches(void **st) {
 // The AVX2 register tiles give exactly the bits of the scalar reference for
 // every weight format, on shapes that are not multiples of the tile or vector
 // sizes, for every batch size of the tile edges.
+// qr_model_forward_ids (greedy on the device for CUDA; on the CPU the argmax
+// of the same logits): the stories260K reference continuation, 3 rows at once.
+static void test_forward_ids(void **st) {
+    (void)st;
+    QrModel *m = load_stories(1, 32);
+    int toks[5 + NEXP], pos[5 + NEXP], seq[5 + NEXP] = {0}, ids[5];
+    uint8_t want[5] = {0, 0, 1, 1, 1};
+    memcpy(toks, PROMPT, sizeof PROMPT);
+    for (int i = 0; i < 5 + NEXP; i++) pos[i] = i;
+    QrErr e;
+    float lg[3 * 512];
+    QrBatch b = {5, toks, pos, seq, want};
+    assert_int_equal(qr_model_forward(m, &b, lg, &e), 0);
+    qr_model_clear_seq(m, 0);
+    assert_int_equal(qr_model_forward_ids(m, &b, ids, &e), 0);
+    for (int r = 0; r < 3; r++) assert_int_equal(ids[r], argmax(lg + r * 512, 512));
+    assert_int_equal(ids[2], EXPECT[0]);
+    for (int i = 0; i < 20; i++) { // greedy decode through the ids path
+        toks[5 + i] = ids[0 == i ? 2 : 0];
+        QrBatch d = {1, &toks[5 + i], &pos[5 + i], seq, NULL};
+        assert_int_equal(qr_model_forward_ids(m, &d, ids, &e), 0);
+        assert_int_equal(ids[0], EXPECT[i + 1]);
+    }
+    qr_model_free(m);
+#ifndef QR_CUDA
+    // A CPU-only build refuses --device cuda with a message saying how to get it.
+    QrLoadOpts o = {0};
+    o.device = QR_DEVICE_CUDA;
+    assert_int_not_equal(qr_model_load(&m, STORIES, &o, &e), 0);
+    assert_non_null(strstr(e.msg, "make CUDA=1"));
+#endif
+}
+
 static void test_gemm_matches_reference(void **st) {
     (void)st;
     const int shapes[][2] = {{1, 1}, {7, 3}, {13, 37}, {64, 64}, {33, 129}, {100, 8}, {9, 200}};
@@ -247,6 +280,7 @@ int main(void) {
         cmocka_unit_test(test_stories_greedy),       cmocka_unit_test(test_kv_cache_equals_recompute),
         cmocka_unit_test(test_batched_decode),       cmocka_unit_test(test_forward_rejects_bad_batches),
         cmocka_unit_test(test_gemm_matches_reference), cmocka_unit_test(test_dtype_conversions),
+        cmocka_unit_test(test_forward_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
