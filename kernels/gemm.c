@@ -102,6 +102,9 @@ static inline __attribute__((always_inline)) void tile(QrDType wt, const float *
 #pragma GCC unroll 8
         for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
     int k = 0;
+    // Unrolled (same accumulators, same order): fewer loop µops per row lets
+    // the core keep more rows' FMA chains in flight.
+#pragma GCC unroll 4
     for (; k + 8 <= in; k += 8) {
         __m256 xv[4];
 #pragma GCC unroll 4
