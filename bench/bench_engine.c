@@ -95,6 +95,17 @@ static int run(QrDType dt, int reps, double bw, Result *res) {
     return 0;
 }
 
+// The 1-minute load average: the machine may be shared; say so with the figures.
+static double loadavg(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
 int main(int argc, char **argv) {
     int reps = 5;
     for (int i = 1; i < argc; i++) {
@@ -106,14 +117,14 @@ int main(int argc, char **argv) {
     if (!buf) return 1;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 1023);
-    printf("engine bench: LLaMA dim 768, 12 layers, 12 heads, ffn 2048, vocab 32000 (tied), %d threads\n",
-           omp_get_max_threads());
+    printf("engine bench: LLaMA dim 768, 12 layers, 12 heads, ffn 2048, vocab 32000 (tied), %d threads, "
+           "load average %.2f\n", omp_get_max_threads(), loadavg());
     double bw = qr_read_bandwidth(buf, n, 5);
     printf("  measured read bandwidth: %.1f GB/s\n", bw);
     Result r32, r16;
     if (run(QR_DT_F32, reps, bw, &r32) || run(QR_DT_BF16, reps, bw, &r16)) return 1;
     double bw2 = qr_read_bandwidth(buf, n, 5);
-    printf("  read bandwidth after: %.1f GB/s\n", bw2);
+    printf("  read bandwidth after: %.1f GB/s (load average %.2f)\n", bw2, loadavg());
     double bwm = bw > bw2 ? bw : bw2;
     printf("  target decode f32 >= 80%% of read bandwidth: %.0f%% -> %s\n", 100 * r32.gbps / bwm,
            r32.gbps >= 0.8 * bwm ? "MET" : "NOT MET");

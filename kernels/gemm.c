@@ -138,8 +138,10 @@ static inline __attribute__((always_inline)) void tile(QrDType wt, const float *
 // 12 accumulators + 3 activations + 1 weight = the 16 ymm registers), plus the
 // edges.
 typedef void (*TileFn)(const float *, int, const void *, int, int, int, float *);
+typedef void (*RowsFn)(const float *, int, const void *, int, int, int, float *);
 typedef struct {
-    TileFn t18, t14, t11, t24, t21, t34, t31;
+    RowsFn rows1;
+    TileFn t14, t11, t24, t21, t34, t31;
 } TileSet;
 
 #define TILE_FN(DT, S, R, C)                                                                                   \
@@ -147,14 +149,16 @@ typedef struct {
         tile(DT, x, in, W, out, r0, c0, y, R, C);                                                              \
     }
 #define TILE_SET(DT, S)                                                                                        \
-    TILE_FN(DT, S, 1, 8)                                                                                       \
+    static void rows1_##S(const float *x, int in, const void *W, int out, int c0, int c1, float *y) {          \
+        for (int c = c0; c < c1; c++) tile(DT, x, in, W, out, 0, c, y, 1, 1);                                 \
+    }                                                                                                          \
     TILE_FN(DT, S, 1, 4)                                                                                       \
     TILE_FN(DT, S, 1, 1)                                                                                       \
     TILE_FN(DT, S, 2, 4)                                                                                       \
     TILE_FN(DT, S, 2, 1)                                                                                       \
     TILE_FN(DT, S, 3, 4)                                                                                       \
     TILE_FN(DT, S, 3, 1)                                                                                       \
-    static const TileSet TILES_##S = {tile_##S##_1_8, tile_##S##_1_4, tile_##S##_1_1, tile_##S##_2_4,          \
+    static const TileSet TILES_##S = {rows1_##S, tile_##S##_1_4, tile_##S##_1_1, tile_##S##_2_4,          \
                                       tile_##S##_2_1, tile_##S##_3_4, tile_##S##_3_1};
 TILE_SET(QR_DT_F32, f32)
 TILE_SET(QR_DT_BF16, bf16)
@@ -164,10 +168,12 @@ TILE_SET(QR_DT_F16, f16)
 static void gemm_rows(const TileSet *T, const void *W, int out, int in, const float *x, int n, float *y,
                       int c_begin, int c_end) {
     if (n == 1) {
-        int c = c_begin;
-        for (; c + 8 <= c_end; c += 8) T->t18(x, in, W, out, 0, c, y);
-        for (; c + 4 <= c_end; c += 4) T->t14(x, in, W, out, 0, c, y);
-        for (; c < c_end; c++) T->t11(x, in, W, out, 0, c, y);
+        // Decode: one weight row at a time, so each thread reads its rows as
+        // ONE sequential stream. Measured on this machine (2-core Zen 4 VM),
+        // one stream per core reads 1.5-2x faster than 4 or 8 interleaved
+        // row streams; the FMA chain of a row (in/8 dependent steps)
+        // overlaps with the next row's out of order.
+        T->rows1(x, in, W, out, c_begin, c_end, y);
         return;
     }
     // Blocks of weight rows small enough to stay in L2 while every activation
