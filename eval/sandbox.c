@@ -270,6 +270,23 @@ static int start_zygote(QrSandbox *sb, QrErr *e) {
     return 0;
 }
 
+// A supervisor killed with SIGKILL cannot remove its directory; the next one
+// removes directories whose owner (the pid in the name) is gone.
+static void remove_stale_roots(const char *tmp) {
+    DIR *d = opendir(tmp);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        int pid;
+        char rest[32];
+        if (sscanf(de->d_name, "qrobust-sbx-%d-%31s", &pid, rest) != 2 || pid <= 0) continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH) continue;
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", tmp, de->d_name);
+        qr_remove_tree(p);
+    }
+    if (d) closedir(d);
+}
+
 int qr_sandbox_open(QrSandbox **out, const QrSandboxOptions *o, QrErr *e) {
     *out = NULL;
     QrSandbox *sb = calloc(1, sizeof *sb);
@@ -292,7 +309,8 @@ int qr_sandbox_open(QrSandbox **out, const QrSandboxOptions *o, QrErr *e) {
         free(sb);
         return qr_fail(e, "sandbox: temporary directory path too long: %s", tmp);
     }
-    snprintf(sb->tmproot, sizeof sb->tmproot, "%s/qrobust-sbx-XXXXXX", tmp);
+    remove_stale_roots(tmp);
+    snprintf(sb->tmproot, sizeof sb->tmproot, "%s/qrobust-sbx-%d-XXXXXX", tmp, (int)getpid());
     if (!mkdtemp(sb->tmproot)) {
         qr_fail(e, "sandbox: cannot create a directory in %s: %s", tmp, strerror(errno));
         free(sb);

@@ -105,7 +105,7 @@ static inline RowScales row_scales(const QrNF4 *w, int64_t r) {
 }
 
 static inline float bscale(const RowScales *s, int64_t b) {
-    const float v = s->code2[s->aq[b]] * s->a2[(s->b0 + b) / QR_NF4_BLOCK2];
+    const float v = s->code2[s->aq[b]] * s->a2[(uint64_t)(s->b0 + b) / QR_NF4_BLOCK2]; // unsigned: a plain shift
     return v + s->offset;
 }
 

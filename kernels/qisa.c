@@ -1,5 +1,6 @@
 // See kernels/qisa.h.
 #include "kernels/qisa.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +21,17 @@ static int detect(void) {
     return isa;
 }
 
-static int g_isa = -1;
+// Atomic so that a first call from inside a parallel region is not a data race
+// (every thread would compute the same value).
+static _Atomic int g_isa = -1;
 
 int qr_qisa(void) {
-    if (g_isa < 0) g_isa = detect();
-    return g_isa;
+    int v = atomic_load_explicit(&g_isa, memory_order_relaxed);
+    if (v < 0) {
+        v = detect();
+        atomic_store_explicit(&g_isa, v, memory_order_relaxed);
+    }
+    return v;
 }
 
 const char *qr_qisa_name(void) {
@@ -32,4 +39,4 @@ const char *qr_qisa_name(void) {
     return names[qr_qisa()];
 }
 
-void qr_qisa_reset(void) { g_isa = -1; }
+void qr_qisa_reset(void) { atomic_store_explicit(&g_isa, -1, memory_order_relaxed); }

@@ -9,7 +9,7 @@
 
 enum { QR_ISA_SCALAR = 0, QR_ISA_AVX2 = 1, QR_ISA_AVX512 = 2 };
 
-// Detected on the first call (make that call outside parallel regions).
+// Detected on the first call.
 int qr_qisa(void);
 const char *qr_qisa_name(void);
 // Re-reads QROBUST_SIMD (tests switch paths within one process).
