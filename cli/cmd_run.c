@@ -40,6 +40,8 @@ static void help(void) {
          "  --seed S               seeds sampling, prompt attacks and weight noise (default 0)\n"
          "  --batch N              sequences generated together (default 8)\n"
          "  --threads N            CPU threads (default: all cores)\n"
+         "  --device D             cpu (default) | cuda (a `make CUDA=1` build, llama-family models;\n"
+         "                         the lines then name backend \"cuda\")\n"
          "prompt attacks\n"
          "  --char-p P --char-cap N     character attack (default 0.5, 5)\n"
          "  --word-p P --word-k N       synonym attack (default 0.15, 3)\n"

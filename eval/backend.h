@@ -19,9 +19,12 @@ typedef struct {
 } QrRunTaskList;
 
 typedef struct {
-    char *completion;  // malloc'd; what the model wrote after the prompt
-    char finish[8];    // "eos" | "stop" | "length"
+    char *completion;  // malloc'd; what the model wrote after the prompt, as it is judged
+    char finish[8];    // "eos" | "stop" | "length" | "context"
     int n_prompt_tokens, n_gen_tokens;
+    // How the raw output became the completion (stop strings and cut), e.g.
+    // "evalplus-humaneval"; recorded in the generation line. "" = as generated.
+    char postprocess[32];
 } QrGenResult;
 
 typedef struct {
@@ -51,9 +54,10 @@ struct QrBackend {
     // Puts the loaded model's weights in the state of a condition: noise for
     // gaussian/uniform (from the plan seed), clean weights for anything else.
     int (*model_condition)(QrBackend *b, const QrPlan *p, const QrCond *c, QrErr *e);
-    // Completes n prompts; seeds[i] seeds sample i when sampling.
-    int (*generate)(QrBackend *b, const QrPlan *p, int n, const char *const *prompts, const uint64_t *seeds,
-                    QrGenResult *out, QrErr *e);
+    // Completes n prompts of generation set genset ("humaneval" | "mbpp": it
+    // decides the stop strings); seeds[i] seeds sample i when sampling.
+    int (*generate)(QrBackend *b, const QrPlan *p, const char *genset, int n, const char *const *prompts,
+                    const uint64_t *seeds, QrGenResult *out, QrErr *e);
     void (*model_unload)(QrBackend *b);
     // Judges n completions of tasks of a generation set (base and plus tests).
     int (*evaluate)(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrRunTask *const *tasks,
@@ -65,5 +69,10 @@ int qr_backend_fake(QrBackend *b, QrErr *e);
 // The real stages (eval/backend_real.c); its check() names any stage the plan
 // needs that this build does not have yet.
 int qr_backend_real(QrBackend *b, QrErr *e);
+// What the real backend stores for the decoded output of generation set
+// genset: EvalPlus's cut for the dataset family (eval/postprocess.h:
+// earliest stop string, 10000 characters, tabs as 4 spaces); malloc'd.
+// *postprocess (may be NULL) names it: "evalplus-humaneval" | "evalplus-mbpp".
+char *qr_real_completion(const char *genset, const char *text, const char **postprocess);
 int qr_backend_create(const char *name, QrBackend *b, QrErr *e);
 void qr_tasklist_free(QrRunTaskList *t);

@@ -81,9 +81,9 @@ static int fake_condition(QrBackend *b, const QrPlan *p, const QrCond *c, QrErr 
     return 0;
 }
 
-static int fake_generate(QrBackend *b, const QrPlan *p, int n, const char *const *prompts, const uint64_t *seeds,
-                         QrGenResult *out, QrErr *e) {
-    (void)e;
+static int fake_generate(QrBackend *b, const QrPlan *p, const char *genset, int n, const char *const *prompts,
+                         const uint64_t *seeds, QrGenResult *out, QrErr *e) {
+    (void)e, (void)genset;
     Fake *f = b->self;
     for (int i = 0; i < n; i++) {
         if (f->delay_ms > 0) nanosleep(&(struct timespec){f->delay_ms / 1000, (f->delay_ms % 1000) * 1000000L}, NULL);

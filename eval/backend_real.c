@@ -10,9 +10,13 @@
 // unquantized-only in place on the float tensors; pre-quant: load float, add
 // noise to the block linears, then quantize as bitsandbytes does; post-quant:
 // a term y += x N^T in each quantized layer's forward; all: unquantized-only +
-// post-quant. check() rejects a plan this build cannot run before any work
-// (today: judging without the sandboxed evaluator, issue 4; --generate-only
-// runs without it).
+// post-quant.
+//
+// Completions are post-processed as EvalPlus v0.3.1 does for a base model
+// (eval/postprocess.h): generation stops at the EvalPlus stop strings of the
+// dataset family, and the stored completion is the EvalPlus cut of the
+// output, so what is stored is exactly what is judged (the judge appends it to
+// the prompt and cuts nothing).
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +27,8 @@
 #include "runtime/qlinear.h"
 #include "eval/backend.h"
 #include "eval/dataset.h"
-// The sandboxed evaluator (issue 4) is used as soon as it is in the tree.
-#if __has_include("eval/evaluate.h")
 #include "eval/evaluate.h"
-#define HAVE_EVALUATOR 1
-#else
-#define HAVE_EVALUATOR 0
-#endif
+#include "eval/postprocess.h"
 #include "runtime/generate.h"
 #include "runtime/model.h"
 #include "tokenizer/tokenizer.h"
@@ -44,13 +43,20 @@ typedef struct {
     int noised; // weights carry noise: reload before another condition
     QrWordNet *wn;      // word attack (opened by check)
     QrTranslator *tr;   // sentence attack (opened by check)
-#if HAVE_EVALUATOR
     QrEvaluator *ev[QR_MAX_GENSETS]; // per generation set, opened on first use
-#endif
 } Real;
 
-// Stop strings for base-model completions (Codex/HumanEval convention, as in issue 2).
-static const char *const STOPS[] = {"\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#"};
+// The dataset a generation set is judged on: HumanEval+ carries the HumanEval
+// prompts; MBPP+ is the study's MBPP set.
+static QrDatasetKind genset_kind(const char *genset) {
+    return !strcmp(genset, "humaneval") ? QR_DS_HUMANEVAL_PLUS : QR_DS_MBPP_PLUS;
+}
+
+char *qr_real_completion(const char *genset, const char *text, const char **postprocess) {
+    QrDatasetKind k = genset_kind(genset);
+    if (postprocess) *postprocess = qr_dataset_is_mbpp(k) ? "evalplus-mbpp" : "evalplus-humaneval";
+    return qr_cut_completion(text, k);
+}
 
 static int real_check(QrBackend *b, const QrPlan *p, QrErr *e) {
     Real *r = b->self;
@@ -67,9 +73,8 @@ static int real_check(QrBackend *b, const QrPlan *p, QrErr *e) {
             }
         }
     }
-    if (!p->generate_only && !HAVE_EVALUATOR)
-        return qr_fail(e, "the sandboxed evaluator (issue 4) is not in this build yet: run with --generate-only now, "
-                          "and the same command without it once it lands to judge what was generated");
+    // Recorded with every line: results of the two engines are not bit-identical.
+    b->name = !strcmp(p->device, "cuda") ? "cuda" : "cpu";
     return 0;
 }
 
@@ -78,8 +83,7 @@ static int gidx(const char *genset) { return !strcmp(genset, "humaneval") ? 0 : 
 static int real_tasks(QrBackend *b, const char *genset, QrRunTaskList *out, QrErr *e) {
     Real *r = b->self;
     int g = gidx(genset);
-    // HumanEval+ carries the HumanEval prompts; MBPP+ is the study's MBPP set.
-    const char *name = g == 0 ? "humaneval+" : "mbpp+";
+    const char *name = qr_dataset_kind_name(genset_kind(genset));
     if (!r->ds_name[g][0]) {
         if (qr_dataset_load(&r->ds[g], name, NULL, e)) return -1;
         snprintf(r->ds_name[g], sizeof r->ds_name[g], "%s", name);
@@ -140,6 +144,7 @@ static int load(Real *r, const QrPlan *p, const QrCond *c, QrErr *e) {
     if (!strcmp(r->precision, "int8")) q.fmt = QR_WF_INT8;
     if (!strcmp(r->precision, "nf4")) q.fmt = QR_WF_NF4;
     if (!prequant) o.quant = q; // pre-quant: noise on the float weights first, then quantize
+    o.device = !strcmp(p->device, "cuda") ? QR_DEVICE_CUDA : QR_DEVICE_CPU;
     if (p->threads > 0) omp_set_num_threads(p->threads);
     if (qr_model_load(&r->m, r->spec->path, &o, e)) {
         r->m = NULL;
@@ -181,9 +186,11 @@ static int real_condition(QrBackend *b, const QrPlan *p, const QrCond *c, QrErr 
     return load(r, p, c, e);
 }
 
-static int real_generate(QrBackend *b, const QrPlan *p, int n, const char *const *prompts, const uint64_t *seeds,
-                         QrGenResult *out, QrErr *e) {
+static int real_generate(QrBackend *b, const QrPlan *p, const char *genset, int n, const char *const *prompts,
+                         const uint64_t *seeds, QrGenResult *out, QrErr *e) {
     Real *r = b->self;
+    const char *const *stops;
+    size_t n_stops = qr_stop_strings(genset_kind(genset), &stops);
     int32_t **ids = calloc((size_t)n, sizeof(int32_t *));
     int *lens = calloc((size_t)n, sizeof(int));
     QrCompletion *c = calloc((size_t)n, sizeof(QrCompletion));
@@ -199,13 +206,15 @@ static int real_generate(QrBackend *b, const QrPlan *p, int n, const char *const
         g.temperature = (float)p->temperature;
         g.top_p = p->temperature > 0 ? (float)p->top_p : 1.0f;
         g.seeds = seeds;
-        g.stop = STOPS;
-        g.n_stop = (int)(sizeof STOPS / sizeof *STOPS);
+        g.stop = stops;
+        g.n_stop = (int)n_stops;
         rc = qr_generate(r->m, r->tok, (const int32_t *const *)ids, lens, n, &g, c, e);
     }
     for (int i = 0; i < n; i++) {
         if (!rc) {
-            out[i].completion = strdup(c[i].text ? c[i].text : "");
+            const char *post;
+            out[i].completion = qr_real_completion(genset, c[i].text ? c[i].text : "", &post);
+            snprintf(out[i].postprocess, sizeof out[i].postprocess, "%s", post);
             snprintf(out[i].finish, sizeof out[i].finish, "%s", qr_finish_name(c[i].finish));
             out[i].n_prompt_tokens = lens[i];
             out[i].n_gen_tokens = c[i].n_tokens;
@@ -221,13 +230,11 @@ static int real_generate(QrBackend *b, const QrPlan *p, int n, const char *const
 
 static void real_unload(QrBackend *b) { unload(b->self); }
 
-#if HAVE_EVALUATOR
 static void verdict(QrVerdict *v, const QrSetResult *r) {
     snprintf(v->status, sizeof v->status, "%s", qr_status_name(r->status));
     v->first_fail = r->status == QR_PASS ? -1 : r->first_fail;
     snprintf(v->detail, sizeof v->detail, "%s", r->detail);
 }
-#endif
 
 // Judged as EvalPlus scores the study's datasets: the generation set's "+"
 // dataset is run; the base verdict is its base tests (EvalPlus's HumanEval /
@@ -235,7 +242,6 @@ static void verdict(QrVerdict *v, const QrSetResult *r) {
 // HumanEval+ / MBPP+ score).
 static int real_evaluate(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrRunTask *const *tasks,
                          const char *const *completions, QrExecResult *out, QrErr *e) {
-#if HAVE_EVALUATOR
     Real *r = b->self;
     int g = gidx(genset);
     if (!r->ds_name[g][0]) return qr_fail(e, "internal: %s evaluated before its tasks were loaded", genset);
@@ -267,10 +273,6 @@ static int real_evaluate(QrBackend *b, const QrPlan *p, const char *genset, int 
     free(sm);
     free(res);
     return rc;
-#else
-    (void)b, (void)p, (void)genset, (void)n, (void)tasks, (void)completions, (void)out;
-    return qr_fail(e, "the sandboxed evaluator (issue 4) is not in this build yet (use --generate-only)");
-#endif
 }
 
 static void real_destroy(QrBackend *b) {
@@ -278,10 +280,8 @@ static void real_destroy(QrBackend *b) {
     unload(r);
     for (int g = 0; g < QR_MAX_GENSETS; g++)
         if (r->ds_name[g][0]) qr_dataset_free(&r->ds[g]);
-#if HAVE_EVALUATOR
     for (int g = 0; g < QR_MAX_GENSETS; g++)
         if (r->ev[g]) qr_evaluator_close(r->ev[g]);
-#endif
     if (r->wn) qr_wordnet_free(r->wn);
     if (r->tr) qr_translator_close(r->tr);
     free(r);

@@ -48,6 +48,7 @@ void qr_plan_defaults(QrPlan *p) {
     p->word_k = 3;
     snprintf(p->sentence_engine, sizeof p->sentence_engine, "mbart");
     snprintf(p->backend, sizeof p->backend, "real");
+    snprintf(p->device, sizeof p->device, "cpu");
     p->threads = 0;
     p->parallel = 0;
     p->shard_i = 0;
@@ -246,6 +247,9 @@ int qr_plan_set(QrPlan *p, const char *name_in, const char *v, QrErr *e) {
         if (strcmp(v, "real") && strcmp(v, "fake"))
             return qr_fail(e, "--backend: unknown value '%s' (one of: real, fake)", v);
         snprintf(p->backend, sizeof p->backend, "%s", v);
+    } else if (!strcmp(name, "device")) {
+        if (strcmp(v, "cpu") && strcmp(v, "cuda")) return qr_fail(e, "--device: unknown value '%s' (one of: cpu, cuda)", v);
+        snprintf(p->device, sizeof p->device, "%s", v);
     } else if (!strcmp(name, "generate-only")) {
         if (strcmp(v, "1") && strcmp(v, "0") && strcmp(v, "true") && strcmp(v, "false"))
             return qr_fail(e, "--generate-only: expected true or false, not '%s'", v);
@@ -438,6 +442,12 @@ int qr_plan_finalize(QrPlan *p, QrErr *e) {
         has_attack(p, "sentence"))
                 return qr_fail(e, "the sentence attack with --sentence-engine mbart needs --translator DIR (an mBART-50 checkpoint), "
                                   "or use --sentence-engine apertium, or leave 'sentence' out of --attacks");
+    if (!strcmp(p->device, "cuda")) {
+#ifndef QR_CUDA
+        return qr_fail(e, "--device cuda: this build has no CUDA backend (build it with make CUDA=1)");
+#endif
+        if (strcmp(p->backend, "real")) return qr_fail(e, "--device cuda needs the real backend, not --backend %s", p->backend);
+    }
     if (p->translator[0] && !qr_is_dir(p->translator))
         return qr_fail(e, "--translator: %s is not a directory", p->translator);
     // Conditions in canonical order.

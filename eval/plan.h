@@ -68,6 +68,7 @@ typedef struct {
     char translator[1024];    // mBART checkpoint dir for engine mbart
     // execution
     char backend[16]; // real | fake
+    char device[8];   // cpu | cuda (a `make CUDA=1` build; not part of any key, recorded as the lines' backend)
     int generate_only; // --generate-only: generations now, verdicts by a later run (not part of any key)
     int threads, parallel;
     // scale-out

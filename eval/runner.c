@@ -171,7 +171,7 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
             if (!ok) break;
             memset(res, 0, sizeof(QrGenResult) * (size_t)nb);
             double tb = qr_now();
-            if (b->generate(b, p, nb, bp, seeds, res, e)) { ok = 0; break; }
+            if (b->generate(b, p, genset, nb, bp, seeds, res, e)) { ok = 0; break; }
             double per = (qr_now() - tb) / nb;
             for (int j = 0; j < nb && ok; j++) {
                 const QrRunTask *t = &tl->tasks[gen[i + j].task];
@@ -190,6 +190,7 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
                 json_object_set_new(l, "completion", text_json(res[j].completion ? res[j].completion : "", &lossy));
                 if (lossy) json_object_set_new(l, "utf8_repaired", json_true());
                 json_object_set_new(l, "finish", json_string(res[j].finish));
+                if (res[j].postprocess[0]) json_object_set_new(l, "postprocess", json_string(res[j].postprocess));
                 json_object_set_new(l, "n_prompt_tokens", json_integer(res[j].n_prompt_tokens));
                 json_object_set_new(l, "n_gen_tokens", json_integer(res[j].n_gen_tokens));
                 json_object_set_new(l, "seconds", json_real(per));
@@ -327,6 +328,7 @@ json_t *qr_plan_json(const QrPlan *p) {
     json_object_set_new(o, "gen", gen_json(p));
     json_object_set_new(o, "limit", json_integer(p->limit));
     json_object_set_new(o, "backend", json_string(p->backend));
+    json_object_set_new(o, "device", json_string(p->device));
     json_object_set_new(o, "shard", json_pack("{s:i, s:i}", "i", p->shard_i, "n", p->shard_n));
     return o;
 }
