@@ -87,9 +87,10 @@ bench-cuda: $(CUDABENCH)
 	@test -n "$(CUDA)" || { echo "bench-cuda needs make CUDA=1 bench-cuda"; exit 2; }
 	@for b in $(CUDABENCH); do echo "== $$b"; ./$$b; rc=$$?; [ $$rc = 0 ] || [ $$rc = 77 ] || exit 1; done
 
+# -MMD: a test binary is rebuilt when a header it includes (tests/*.h too) changes.
 $(BUILD)/tests/%: tests/%.c $(LIBOBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(TESTLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(TESTLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIBOBJ)
 	@mkdir -p $(dir $@)

@@ -6,61 +6,33 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <zlib.h>
 #include "eval/report.h"
+#include "tests/run_util.h"
 #include "util/fileio.h"
 
 static char bin[1024], tmp[256];
 
-static int sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *path) {
-    char *b;
-    size_t n;
-    QrErr e;
-    if (qr_read_file(path, &b, &n, &e)) return NULL;
-    return b;
-}
-
 static int setup(void **st) {
     (void)st;
-    const char *b = getenv("QROBUST_BIN");
-    snprintf(bin, sizeof bin, "%s", b ? b : "./qrobust");
-    snprintf(tmp, sizeof tmp, "/tmp/qrtest_report_XXXXXX");
-    if (!mkdtemp(tmp)) return -1;
+    rt_bin(bin, sizeof bin);
+    if (rt_mkdtemp(tmp, sizeof tmp, "report")) return -1;
     // A small study on the fake backend, once in one go and once as 2 shards
     // written into one directory (other line order).
     const char *study = "--backend fake --model fake:coder-350M --model fake:coder-2B --precisions fp32,int8,nf4 "
                         "--attacks clean,char,word,gaussian,uniform --noise-levels 1e-3,1e-2 "
                         "--noise-targets all,unquantized-only --limit 6 --quiet";
-    if (sh("'%s' run %s --out %s/a", bin, study, tmp)) return -1;
-    if (sh("'%s' run %s --shard 1/2 --out %s/b && '%s' run %s --shard 0/2 --out %s/b", bin, study, tmp, bin, study, tmp)) return -1;
+    if (rt_sh("'%s' run %s --out %s/a", bin, study, tmp)) return -1;
+    if (rt_sh("'%s' run %s --shard 1/2 --out %s/b && '%s' run %s --shard 0/2 --out %s/b", bin, study, tmp, bin, study, tmp)) return -1;
     return 0;
 }
 
 static int teardown(void **st) {
     (void)st;
-    return sh("rm -rf '%s'", tmp);
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
+    return rt_sh("rm -rf '%s'", tmp);
 }
 
 // Hand-computed Table I from published-style pass rates (percent).
@@ -69,7 +41,7 @@ static void test_pass_rates_table(void **st) {
     char csv[512], out[512], t1[600];
     snprintf(csv, sizeof csv, "%s/rates.csv", tmp);
     snprintf(out, sizeof out, "%s/rates", tmp);
-    write_text(csv, "Model,Precision,Dataset,Condition,pass@1,notes\n"
+    rt_write_text(csv, "Model,Precision,Dataset,Condition,pass@1,notes\n"
                     "m-1B,fp32,HumanEval,clean,50,\n"
                     "m-1B,fp32,HumanEval,char,40,x\n"
                     "m-1B,int8,HumanEval,clean,50,\n"
@@ -82,9 +54,9 @@ static void test_pass_rates_table(void **st) {
                     "m-1B,int8,mbpp+,char,20,\n"            // orig improves, quant degrades: ↓
                     "m-1B,nf4,mbpp+,clean,30,\n"
                     "m-1B,nf4,mbpp+,char,35,\n");           // equal drops (-.05): =
-    assert_int_equal(sh("'%s' report --pass-rates %s --out %s --quiet", bin, csv, out), 0);
+    assert_int_equal(rt_sh("'%s' report --pass-rates %s --out %s --quiet", bin, csv, out), 0);
     snprintf(t1, sizeof t1, "%s/table1.csv", out);
-    char *t = slurp(t1);
+    char *t = rt_slurp(t1);
     assert_non_null(t);
     assert_non_null(strstr(t, "\nm-1B,int8,humaneval,\"char(p=0.5,cap=5)\",0,0.5,0.4,0.5,0.45,0.1,0.05,2,quant,↑,,,,,,,\n"));
     assert_non_null(strstr(t, "\nm-1B,nf4,humaneval,\"char(p=0.5,cap=5)\",0,0.5,0.4,0.5,0.5,0.1,0,,quant,↑,,,,,,,\n"));
@@ -92,7 +64,7 @@ static void test_pass_rates_table(void **st) {
     assert_non_null(strstr(t, "\nm-1B,nf4,mbpp+,\"char(p=0.5,cap=5)\",0,0.3,0.35,0.3,0.35,-0.05,-0.05,1,equal,=,,,,,,,\n"));
     free(t);
     snprintf(t1, sizeof t1, "%s/report.md", out);
-    t = slurp(t1);
+    t = rt_slurp(t1);
     assert_non_null(strstr(t, "| m-1B | int8 | 2.00↑ | ↓ |"));
     assert_non_null(strstr(t, "| m-1B | nf4 | ↑ | = |"));
     assert_non_null(strstr(t, "All 4 cells: quantized more robust in 2 (50.00%), original more robust in 1 (25.00%), equal in 1 (25.00%)."));
@@ -108,28 +80,28 @@ static void test_pass_rates_table(void **st) {
         "",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        write_text(csv, bad[i]);
+        rt_write_text(csv, bad[i]);
         QrCells c;
         QrErr e;
         assert_int_equal(qr_cells_from_csv(csv, &c, &e), -1);
         assert_non_null(strstr(e.msg, "rates.csv"));
-        assert_int_equal(sh("'%s' report --pass-rates %s --out %s/bad --quiet 2>/dev/null", bin, csv, tmp), 2);
+        assert_int_equal(rt_sh("'%s' report --pass-rates %s --out %s/bad --quiet 2>/dev/null", bin, csv, tmp), 2);
     }
-    assert_int_equal(sh("'%s' report %s/nonexistent 2>/dev/null", bin, tmp), 2);
-    assert_int_equal(sh("'%s' report %s/a --bootstrap 5 2>/dev/null", bin, tmp), 2);
+    assert_int_equal(rt_sh("'%s' report %s/nonexistent 2>/dev/null", bin, tmp), 2);
+    assert_int_equal(rt_sh("'%s' report %s/a --bootstrap 5 2>/dev/null", bin, tmp), 2);
 }
 
 // Everything regenerates from the JSONL alone, independent of line order.
 static void test_report_deterministic(void **st) {
     (void)st;
-    assert_int_equal(sh("'%s' report %s/a --quiet && '%s' report %s/b --quiet", bin, tmp, bin, tmp), 0);
+    assert_int_equal(rt_sh("'%s' report %s/a --quiet && '%s' report %s/b --quiet", bin, tmp, bin, tmp), 0);
     const char *files[] = {"table1.csv", "pass_rates.csv", "report.md", "report.html", "fig3_noise_humaneval.svg",
                            "noise_targets_mbppp.svg", "fig5_precision_mbpp.svg"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++)
-        assert_int_equal(sh("cmp -s %s/a/report/%s %s/b/report/%s", tmp, files[i], tmp, files[i]), 0);
+        assert_int_equal(rt_sh("cmp -s %s/a/report/%s %s/b/report/%s", tmp, files[i], tmp, files[i]), 0);
     char p[600];
     snprintf(p, sizeof p, "%s/a/report/report.md", tmp);
-    char *t = slurp(p);
+    char *t = rt_slurp(p);
     // Models in family/size order, not line order; per-task statistics present.
     char *a = strstr(t, "| coder-350M | int8 |"), *b = strstr(t, "| coder-2B | int8 |");
     assert_non_null(a);
@@ -138,7 +110,7 @@ static void test_report_deterministic(void **st) {
     assert_non_null(strstr(t, "Restricted to the"));
     free(t);
     snprintf(p, sizeof p, "%s/a/report/pass_rates.csv", tmp);
-    t = slurp(p);
+    t = rt_slurp(p);
     // coder-350M fp32 clean humaneval: the fake's 6 tasks; interval present.
     assert_non_null(strstr(t, "\ncoder-350M,fp32,clean,humaneval,6,"));
     free(t);
@@ -149,9 +121,9 @@ static void test_svg_parse_as_xml(void **st) {
     char dir[600];
     snprintf(dir, sizeof dir, "%s/a/report", tmp);
     // 4 datasets x (noise curves, noise targets, precision bars)
-    assert_int_equal(sh("test $(ls %s/*.svg | wc -l) -eq 12", dir), 0);
-    if (sh("command -v python3 >/dev/null")) skip();
-    assert_int_equal(sh("python3 -c \"import sys, glob, xml.etree.ElementTree as E\n"
+    assert_int_equal(rt_sh("test $(ls %s/*.svg | wc -l) -eq 12", dir), 0);
+    if (rt_sh("command -v python3 >/dev/null")) skip();
+    assert_int_equal(rt_sh("python3 -c \"import sys, glob, xml.etree.ElementTree as E\n"
                         "fs = glob.glob(sys.argv[1] + '/*.svg')\n"
                         "for f in fs:\n"
                         "    r = E.parse(f).getroot()\n"
@@ -162,7 +134,7 @@ static void test_svg_parse_as_xml(void **st) {
                         dir),
                      0);
     // A broken file is caught by the same check (the check can fail).
-    assert_int_equal(sh("printf '<svg><g></svg>' > %s/broken.svg.x && python3 -c \"import xml.etree.ElementTree as E; "
+    assert_int_equal(rt_sh("printf '<svg><g></svg>' > %s/broken.svg.x && python3 -c \"import xml.etree.ElementTree as E; "
                         "E.parse('%s/broken.svg.x')\" 2>/dev/null",
                         tmp, tmp),
                      1);
@@ -219,8 +191,8 @@ static unsigned char *png_pixels(const char *path, int *w, int *h, int *ch) {
 static void test_html_renders_in_chromium(void **st) {
     (void)st;
     const char *chromium = NULL;
-    if (!sh("command -v chromium >/dev/null")) chromium = "chromium";
-    else if (!sh("command -v chromium-browser >/dev/null")) chromium = "chromium-browser";
+    if (!rt_sh("command -v chromium >/dev/null")) chromium = "chromium";
+    else if (!rt_sh("command -v chromium-browser >/dev/null")) chromium = "chromium-browser";
     if (!chromium) {
         fprintf(stderr, "SKIPPED: headless Chromium not installed (apt-get install chromium; .ci/run installs it)\n");
         skip();
@@ -229,13 +201,13 @@ static void test_html_renders_in_chromium(void **st) {
     snprintf(html, sizeof html, "%s/a/report/report.html", tmp);
     snprintf(png, sizeof png, "%s/shot.png", tmp);
     // Self-contained: no external resources to fetch.
-    char *t = slurp(html);
+    char *t = rt_slurp(html);
     assert_null(strstr(t, "src=\"http"));
     assert_null(strstr(t, "<link"));
     assert_null(strstr(t, "<img"));
     assert_non_null(strstr(t, "<svg"));
     free(t);
-    assert_int_equal(sh("HOME=%s timeout 120 %s --headless --no-sandbox --disable-gpu --hide-scrollbars "
+    assert_int_equal(rt_sh("HOME=%s timeout 120 %s --headless --no-sandbox --disable-gpu --hide-scrollbars "
                         "--user-data-dir=%s/chromium --window-size=1200,1600 --screenshot=%s file://%s >/dev/null 2>&1",
                         tmp, chromium, tmp, png, html),
                      0);

@@ -1,31 +1,36 @@
-// The main job end to end on the fake backend (eval/backend_fake.c): the whole
-// matrix runs; a run killed with SIGKILL part-way (with a torn last line, as
-// a kill inside write() would leave) and resumed equals an uninterrupted run;
-// 3 shards merged equal the unsharded run; the results store's crash rules.
+// The main job end to end, on the fake backend (eval/backend_fake.c) and on
+// the real stages (the tiny stories260K model, real prompts, the sandboxed
+// evaluator): the whole matrix runs and is judged; a run killed with SIGKILL
+// part-way (with a torn last line, as a kill inside write() would leave) and
+// resumed equals an uninterrupted run; 3 shards merged equal the unsharded
+// run; the results store's crash rules; the real backend's EvalPlus cut.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
+#include "eval/backend.h"
 #include "eval/plan.h"
+#include "eval/postprocess.h"
 #include "eval/results.h"
+#include "tests/run_util.h"
+#include "util/sha256.h"
 
 static char bin[1024], tmp[256];
 
-// A study: its run flags, how many generation lines it makes, whether it is
-// judged (executions) and the fake backend's delay to slow it for the kill.
+// A study: its run flags, how many generation lines it makes (each judged:
+// as many execution lines) and the fake backend's delay to slow it for the kill.
 typedef struct {
     const char *name;
     const char *args[24];
-    int lines, judged;
+    int lines;
     const char *delay;
 } Study;
 
@@ -35,18 +40,22 @@ static const Study FAKE = {
      "--noise-levels", "1e-3,1e-2", "--noise-targets", "all,unquantized-only,pre-quant,post-quant", "--limit", "5", NULL},
     // 2 models x (fp32: clean,char,word,sentence + 2 kinds x 2 levels = 8;
     //             int8, nf4: 4 + 2 kinds x 4 targets x 2 levels = 20 each) x 2 datasets x 5 tasks
-    2 * (8 + 20 + 20) * 2 * 5, 1, "3"};
+    2 * (8 + 20 + 20) * 2 * 5, "3"};
 
-// The real engine on the real tiny model (tests/fixtures/stories260K) and the
-// real datasets (data/): what this build's stages can run. Generations only
-// until the sandboxed evaluator lands (then drop --generate-only).
+// The real engine on the real tiny model (tests/fixtures/stories260K), judged
+// by the sandboxed evaluator. Datasets: the first tasks of HumanEval+ and
+// MBPP+ as cut down in tests/fixtures/eval ($QROBUST_DATA, set up below), so
+// that the expected outputs take a second to compute, not the minutes of the
+// full sets; prompts and tests are the real ones. One thread: the model is
+// too small to share, and on a busy machine OpenMP threads waiting for each
+// other cost far more than they compute.
 static const Study REAL = {
     "real",
     {"--model", "tests/fixtures/stories260K/stories260K.gguf", "--precisions", "fp32,nf4", "--attacks",
-     "clean,char,word,gaussian", "--noise-levels", "3e-2", "--noise-targets", "all,pre-quant,post-quant", "--limit", "1",
-     "--max-new-tokens", "6", "--generate-only", NULL},
-    // (fp32: clean, char, word, gaussian all; nf4: clean, char, word + gaussian x 3 targets) x 2 datasets x 1 task
-    (4 + 6) * 2 * 1, 0, NULL};
+     "clean,char,word,gaussian", "--noise-levels", "3e-2", "--noise-targets", "all,pre-quant,post-quant", "--limit", "2",
+     "--max-new-tokens", "6", "--parallel", "2", "--threads", "1", NULL},
+    // (fp32: clean, char, word, gaussian all; nf4: clean, char, word + gaussian x 3 targets) x 2 datasets x 2 tasks
+    (4 + 6) * 2 * 2, NULL};
 
 // argv: bin run <study args> <extra...> NULL
 static void study_argv(const char **argv, const Study *st, const char *const *extra) {
@@ -58,66 +67,10 @@ static void study_argv(const char **argv, const Study *st, const char *const *ex
     argv[k] = NULL;
 }
 
-static pid_t spawn(const char *const *args, const char *delay) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (delay) setenv("QROBUST_FAKE_DELAY_MS", delay, 1);
-        else unsetenv("QROBUST_FAKE_DELAY_MS");
-        execv(bin, (char *const *)args);
-        _exit(127);
-    }
-    return pid;
-}
+// Runs of a study see no fake delay unless asked (the kill sets one).
+static const char *const NO_DELAY[] = {"QROBUST_FAKE_DELAY_MS", NULL};
 
-static int run(const char *const *args) {
-    int st;
-    waitpid(spawn(args, NULL), &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int count_lines(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    int n = 0, c;
-    while ((c = fgetc(f)) != EOF) n += c == '\n';
-    fclose(f);
-    return n;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-// The store's content as sorted "key\tessence" lines, for comparing runs.
-static char *canon(const char *dir, int *n_out) {
-    QrStore s;
-    QrErr e;
-    assert_int_equal(qr_store_open(&s, dir, 0, &e), 0);
-    int n = s.n[0] + s.n[1];
-    char **rows = malloc(sizeof(char *) * (size_t)n);
-    int k = 0;
-    for (int f = 0; f < 2; f++)
-        for (int i = 0; i < s.n[f]; i++) {
-            json_t *es = qr_result_essence(s.lines[f][i]);
-            rows[k++] = json_dumps(es, JSON_COMPACT | JSON_SORT_KEYS);
-            json_decref(es);
-        }
-    qsort(rows, (size_t)n, sizeof(char *), cmp_str);
-    size_t len = 1;
-    for (int i = 0; i < n; i++) len += strlen(rows[i]) + 1;
-    char *out = malloc(len), *p = out;
-    for (int i = 0; i < n; i++) {
-        p = stpcpy(p, rows[i]);
-        *p++ = '\n';
-        free(rows[i]);
-    }
-    *p = 0;
-    free(rows);
-    qr_store_close(&s);
-    *n_out = n;
-    return out;
-}
+static int run(const char *const *argv) { return rt_run(argv, NO_DELAY); }
 
 static int run_study(const Study *st, const char *dir, const char *shard) {
     const char *argv[48];
@@ -126,12 +79,29 @@ static int run_study(const Study *st, const char *dir, const char *shard) {
     return run(argv);
 }
 
+// The REAL study's datasets: the fixture subsets under the names the real
+// backend loads, and a private cache for their expected outputs (exported,
+// so every qrobust started by this test uses them).
+static int real_data_env(void) {
+    char data[300], cache[300], src[PATH_MAX], dst[400];
+    snprintf(data, sizeof data, "%s/data", tmp);
+    snprintf(cache, sizeof cache, "%s/cache", tmp);
+    if (mkdir(data, 0700)) return -1;
+    const char *map[][2] = {{"tests/fixtures/eval/heplus.jsonl", "HumanEvalPlus.jsonl.gz"},
+                            {"tests/fixtures/eval/mbppplus.jsonl", "MbppPlus.jsonl.gz"}}; // gzopen reads plain text too
+    for (int i = 0; i < 2; i++) {
+        snprintf(dst, sizeof dst, "%s/%s", data, map[i][1]);
+        if (!realpath(map[i][0], src) || symlink(src, dst)) return -1;
+    }
+    setenv("QROBUST_DATA", data, 1);
+    setenv("QROBUST_CACHE", cache, 1);
+    return 0;
+}
+
 static int setup(void **state) {
     (void)state;
-    const char *b = getenv("QROBUST_BIN");
-    snprintf(bin, sizeof bin, "%s", b ? b : "./qrobust");
-    snprintf(tmp, sizeof tmp, "/tmp/qrtest_run_XXXXXX");
-    if (!mkdtemp(tmp)) return -1;
+    rt_bin(bin, sizeof bin);
+    if (rt_mkdtemp(tmp, sizeof tmp, "run") || real_data_env()) return -1;
     const Study *studies[] = {&FAKE, &REAL};
     for (int i = 0; i < 2; i++) {
         char d[512];
@@ -143,24 +113,26 @@ static int setup(void **state) {
 
 static int teardown(void **st) {
     (void)st;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    return system(cmd) == 0 ? 0 : -1;
+    return rt_sh("rm -rf '%s'", tmp) == 0 ? 0 : -1;
 }
+
+static void path_in(char *out, size_t n, const char *dir, const char *file) { snprintf(out, n, "%s/%s", dir, file); }
 
 static void whole_matrix(const Study *st) {
     char p[600], d[512];
     snprintf(d, sizeof d, "%s/%s-full", tmp, st->name);
-    snprintf(p, sizeof p, "%s/generations.jsonl", d);
-    assert_int_equal(count_lines(p), st->lines);
-    snprintf(p, sizeof p, "%s/executions.jsonl", d);
-    assert_int_equal(count_lines(p), st->judged ? st->lines : 0);
-    snprintf(p, sizeof p, "%s/plan.json", d);
+    path_in(p, sizeof p, d, "generations.jsonl");
+    assert_int_equal(rt_count_lines(p), st->lines);
+    path_in(p, sizeof p, d, "executions.jsonl");
+    assert_int_equal(rt_count_lines(p), st->lines);
+    path_in(p, sizeof p, d, "plan.json");
     assert_true(access(p, R_OK) == 0);
     // A rerun finds nothing to do and writes nothing.
     assert_int_equal(run_study(st, d, NULL), 0);
-    snprintf(p, sizeof p, "%s/generations.jsonl", d);
-    assert_int_equal(count_lines(p), st->lines);
+    path_in(p, sizeof p, d, "generations.jsonl");
+    assert_int_equal(rt_count_lines(p), st->lines);
+    path_in(p, sizeof p, d, "executions.jsonl");
+    assert_int_equal(rt_count_lines(p), st->lines);
     // Lines are self-describing.
     QrStore s;
     QrErr e;
@@ -170,16 +142,19 @@ static void whole_matrix(const Study *st) {
                             "prompt_sha256", "completion", "finish", "seconds", "qrobust", "backend"};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) assert_non_null(json_object_get(l, fields[i]));
     assert_non_null(json_object_get(json_object_get(l, "model"), "config_sha256"));
-    if (st->judged) {
-        json_t *x = s.lines[QR_EXEC][0];
-        assert_non_null(json_object_get(json_object_get(x, "verdicts"), "humaneval+"));
-    }
+    json_t *x = s.lines[QR_EXEC][0];
+    assert_non_null(json_object_get(json_object_get(x, "verdicts"), "humaneval+"));
+    assert_non_null(json_object_get(x, "completion_sha256"));
     qr_store_close(&s);
 }
 
 static void test_whole_matrix(void **state) { (void)state; whole_matrix(&FAKE); }
 
-// The real model: greedy completions of real prompts, noise changes them.
+static const char *str_at(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+// The real model: greedy completions of real prompts, noise changes them,
+// every completion cut as EvalPlus cuts it, and each judged in the sandbox:
+// a 260K-parameter story model writes prose, which never loads as Python.
 static void test_whole_matrix_real(void **state) {
     (void)state;
     whole_matrix(&REAL);
@@ -200,53 +175,113 @@ static void test_whole_matrix_real(void **state) {
     assert_non_null(noisy);
     assert_non_null(ch);
     assert_int_equal(json_integer_value(json_object_get(clean, "n_gen_tokens")), 6);
-    assert_string_equal(json_string_value(json_object_get(clean, "finish")), "length");
-    // stories260K's known greedy continuation shape: real text, not empty.
-    assert_true(strlen(json_string_value(json_object_get(clean, "completion"))) > 6);
-    assert_string_not_equal(json_string_value(json_object_get(q, "completion")),
-                            json_string_value(json_object_get(noisy, "completion")));
+    assert_string_equal(str_at(clean, "finish"), "length");
+    // stories260K's greedy continuation of the HumanEval/0 docstring: a story.
+    assert_string_equal(str_at(clean, "completion"), "Lily. She sm");
+    assert_string_not_equal(str_at(q, "completion"), str_at(noisy, "completion"));
     // The attacked prompt is recorded with its engine; the prose changed, the signature did not.
-    const char *prompt = json_string_value(json_object_get(ch, "prompt"));
+    const char *prompt = str_at(ch, "prompt");
     assert_non_null(prompt);
-    assert_string_equal(json_string_value(json_object_get(ch, "attack_engine")), "qrobust");
+    assert_string_equal(str_at(ch, "attack_engine"), "qrobust");
     assert_non_null(strstr(prompt, "def has_close_elements(numbers: List[float], threshold: float) -> bool:"));
-    assert_string_not_equal(json_string_value(json_object_get(ch, "prompt_sha256")),
-                            json_string_value(json_object_get(clean, "prompt_sha256")));
+    assert_string_not_equal(str_at(ch, "prompt_sha256"), str_at(clean, "prompt_sha256"));
+    // Every completion: EvalPlus's post-processing of its dataset, so no stop
+    // string and no tab is left in it.
+    for (int i = 0; i < s.n[QR_GEN]; i++) {
+        json_t *g = s.lines[QR_GEN][i];
+        int mbpp = !strcmp(str_at(g, "dataset"), "mbpp");
+        assert_string_equal(str_at(g, "postprocess"), mbpp ? "evalplus-mbpp" : "evalplus-humaneval");
+        const char *const *stops;
+        size_t ns = qr_stop_strings(mbpp ? QR_DS_MBPP_PLUS : QR_DS_HUMANEVAL_PLUS, &stops);
+        for (size_t k = 0; k < ns; k++) assert_null(strstr(str_at(g, "completion"), stops[k]));
+        assert_null(strchr(str_at(g, "completion"), '\t'));
+    }
+    // Every execution: the completion of the same key, judged on the dataset's
+    // base and plus tests; prose after a docstring fails to load (status
+    // "error"), and the plus verdict repeats the failed base one (EvalPlus's
+    // "+" score needs both).
+    int n_he = 0, n_mbpp = 0;
+    for (int i = 0; i < s.n[QR_EXEC]; i++) {
+        json_t *x = s.lines[QR_EXEC][i];
+        json_t *g = qr_store_get(&s, QR_GEN, str_at(x, "key"));
+        assert_non_null(g);
+        char sha[65];
+        qr_sha256_hex(str_at(g, "completion"), strlen(str_at(g, "completion")), sha);
+        assert_string_equal(str_at(x, "completion_sha256"), sha);
+        int mbpp = !strcmp(str_at(x, "dataset"), "mbpp");
+        n_he += !mbpp, n_mbpp += mbpp;
+        json_t *v = json_object_get(x, "verdicts");
+        assert_int_equal(json_object_size(v), 2);
+        json_t *base = json_object_get(v, mbpp ? "mbpp" : "humaneval"), *plus = json_object_get(v, mbpp ? "mbpp+" : "humaneval+");
+        assert_string_equal(str_at(base, "status"), "error");
+        assert_true(!strncmp(str_at(base, "detail"), "loading the solution raised ", 28));
+        assert_true(json_equal(base, plus));
+    }
+    assert_int_equal(n_he, REAL.lines / 2);
+    assert_int_equal(n_mbpp, REAL.lines / 2);
+    json_t *xc = qr_store_get(&s, QR_EXEC, KEY("fp32", "clean"));
+    assert_non_null(xc);
+    // "Lily. She sm" after the docstring: line 12 of the program is not Python.
+    assert_string_equal(str_at(json_object_get(json_object_get(xc, "verdicts"), "humaneval+"), "detail"),
+                        "loading the solution raised SyntaxError: invalid syntax (<string>, line 12)");
     qr_store_close(&s);
+    // The report from these lines: pass@1 0 on both tasks.
+    char csv[600];
+    assert_int_equal(rt_sh("'%s' report '%s' --quiet", bin, d), 0);
+    snprintf(csv, sizeof csv, "%s/report/pass_rates.csv", d);
+    char *t = rt_slurp(csv);
+    assert_non_null(t);
+    assert_non_null(strstr(t, "\nstories260K,fp32,clean,humaneval,2,0,"));
+    assert_non_null(strstr(t, "\nstories260K,nf4,clean,mbpp+,2,0,"));
+    free(t);
 }
 
 static void kill_and_resume(const Study *st) {
-    char d[512], gp[600];
+    char d[512], gp[600], xp[600];
     snprintf(d, sizeof d, "%s/%s-killed", tmp, st->name);
-    snprintf(gp, sizeof gp, "%s/generations.jsonl", d);
+    path_in(gp, sizeof gp, d, "generations.jsonl");
+    path_in(xp, sizeof xp, d, "executions.jsonl");
     const char *args[48];
     const char *extra[] = {"--out", d, "--quiet", NULL};
     study_argv(args, st, extra);
     const int LINES = st->lines;
-    pid_t pid = spawn(args, st->delay); // fake: 3 ms per completion, ~3 s in all
-    int lines = 0;
-    for (int i = 0; i < 4000 && lines < LINES / 3; i++) {
+    // fake: 3 ms per completion, ~3 s in all; real: ~0.1 s per unit (the
+    // sandbox judges each unit after generating it).
+    char delay[64];
+    snprintf(delay, sizeof delay, "QROBUST_FAKE_DELAY_MS=%s", st->delay ? st->delay : "0");
+    const char *env[] = {delay, NULL};
+    pid_t pid = rt_spawn(args, env);
+    // Killed once a third is generated and something is judged.
+    int lines = 0, judged = 0;
+    for (int i = 0; i < 4000 && (lines < LINES / 3 || judged < 1); i++) {
         nanosleep(&(struct timespec){0, 5000000}, NULL);
-        lines = count_lines(gp);
+        lines = rt_count_lines(gp);
+        judged = rt_count_lines(xp);
     }
     kill(pid, SIGKILL);
     int stw;
     waitpid(pid, &stw, 0);
     assert_true(WIFSIGNALED(stw));
-    lines = count_lines(gp);
+    lines = rt_count_lines(gp);
+    judged = rt_count_lines(xp);
     assert_true(lines >= LINES / 3 && lines < LINES);
+    assert_true(judged >= 1 && judged < LINES);
     // What a kill inside write() would leave: a line without its newline.
-    FILE *f = fopen(gp, "a");
-    fputs("{\"type\":\"generation\",\"key\":\"tiny-a@", f);
-    fclose(f);
+    const char *torn[] = {gp, xp};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(torn[i], "a");
+        fputs("{\"type\":\"generation\",\"key\":\"tiny-a@", f);
+        fclose(f);
+    }
     assert_int_equal(run(args), 0);
-    assert_int_equal(count_lines(gp), LINES);
+    assert_int_equal(rt_count_lines(gp), LINES);
+    assert_int_equal(rt_count_lines(xp), LINES);
     int na, nb;
     char full[512];
     snprintf(full, sizeof full, "%s/%s-full", tmp, st->name);
-    char *a = canon(full, &na), *b = canon(d, &nb);
-    assert_int_equal(na, (st->judged ? 2 : 1) * LINES);
-    assert_int_equal(nb, (st->judged ? 2 : 1) * LINES);
+    char *a = rt_canon(full, &na), *b = rt_canon(d, &nb);
+    assert_int_equal(na, 2 * LINES);
+    assert_int_equal(nb, 2 * LINES);
     assert_string_equal(a, b);
     free(a);
     free(b);
@@ -257,7 +292,7 @@ static void test_kill_and_resume_real(void **state) { (void)state; kill_and_resu
 
 static void shards_merge(const Study *st) {
     char sd[3][400], m[400], full[400];
-    int total = 0;
+    int total = 0, total_x = 0;
     const int LINES = st->lines;
     for (int i = 0; i < 3; i++) {
         snprintf(sd[i], sizeof sd[i], "%s/%s-shard%d", tmp, st->name, i);
@@ -265,35 +300,65 @@ static void shards_merge(const Study *st) {
         snprintf(sh, sizeof sh, "%d/3", i);
         assert_int_equal(run_study(st, sd[i], sh), 0);
         char gp[1300];
-        snprintf(gp, sizeof gp, "%s/generations.jsonl", sd[i]);
-        int n = count_lines(gp);
+        path_in(gp, sizeof gp, sd[i], "generations.jsonl");
+        int n = rt_count_lines(gp);
         assert_true(n > 0 && n < LINES);
         total += n;
+        path_in(gp, sizeof gp, sd[i], "executions.jsonl");
+        assert_int_equal(rt_count_lines(gp), n);
+        total_x += n;
     }
     assert_int_equal(total, LINES); // disjoint and complete
+    assert_int_equal(total_x, LINES);
     snprintf(m, sizeof m, "%s/%s-merged", tmp, st->name);
     const char *margs[] = {bin, "merge", sd[0], sd[1], sd[2], "--out", m, "--quiet", NULL};
     assert_int_equal(run(margs), 0);
     assert_int_equal(run(margs), 0); // idempotent
     snprintf(full, sizeof full, "%s/%s-full", tmp, st->name);
     int na, nb;
-    char *a = canon(full, &na), *b = canon(m, &nb);
-    assert_int_equal(na, nb);
+    char *a = rt_canon(full, &na), *b = rt_canon(m, &nb);
+    assert_int_equal(na, 2 * LINES);
+    assert_int_equal(nb, 2 * LINES);
     assert_string_equal(a, b);
     free(a);
     free(b);
     char gp[1300];
-    snprintf(gp, sizeof gp, "%s/generations.jsonl", m);
-    assert_int_equal(count_lines(gp), LINES);
+    path_in(gp, sizeof gp, m, "generations.jsonl");
+    assert_int_equal(rt_count_lines(gp), LINES);
+    path_in(gp, sizeof gp, m, "executions.jsonl");
+    assert_int_equal(rt_count_lines(gp), LINES);
 }
 
 static void test_shards_merge(void **state) { (void)state; shards_merge(&FAKE); }
 static void test_shards_merge_real(void **state) { (void)state; shards_merge(&REAL); }
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
+// What the real backend stores for a model's raw output: EvalPlus's cut with
+// the stop strings of the dataset family, not one list for both.
+static void test_real_completion_cut(void **st) {
+    (void)st;
+    const char *post;
+    struct {
+        const char *genset, *raw, *stored;
+    } cases[] = {
+        // HumanEval: a new top-level def ends the completion; tabs become 4 spaces.
+        {"humaneval", "    return sorted(numbers)\n\tpass\n\ndef helper():\n    return 1\n", "    return sorted(numbers)\n    pass\n"},
+        // A comment at column 0 is not a stop (EvalPlus has no "\n#"); print( is.
+        {"humaneval", "    x = 1\n# note\n    return x\nprint(f(1))\n", "    x = 1\n# note\n    return x"},
+        {"humaneval", "    return 1\nimport os\n", "    return 1"},
+        // MBPP: the model writes the function itself; helpers and imports stay,
+        // the first assert (or a docstring opening at column 0) ends it.
+        {"mbpp", "def f(a):\n    return g(a)\n\ndef g(a):\n    return a\nimport os\n\nassert f(1) == 1\n",
+         "def f(a):\n    return g(a)\n\ndef g(a):\n    return a\nimport os\n"},
+        {"mbpp", "def f():\n    return 1\n\"\"\"\nWrite a function", "def f():\n    return 1"},
+        {"mbpp", "def f():\n    return 1</s>def g", "def f():\n    return 1"},
+        {"humaneval", "", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *c = qr_real_completion(cases[i].genset, cases[i].raw, &post);
+        assert_string_equal(c, cases[i].stored);
+        assert_string_equal(post, !strcmp(cases[i].genset, "mbpp") ? "evalplus-mbpp" : "evalplus-humaneval");
+        free(c);
+    }
 }
 
 static void test_store_crash_rules(void **st) {
@@ -351,25 +416,27 @@ static void test_bad_input(void **st) {
         {bin, "run", "--config", cfg, "--out", d, NULL},
         {bin, "run", "--backend", "fake", "--model", "fake:a", NULL},
         {bin, "merge", "/nonexistent/x", "--out", d, NULL},
+        {bin, "run", "--backend", "fake", "--model", "fake:a", "--device", "gpu", "--out", d, NULL},
+        {bin, "run", "--backend", "fake", "--model", "fake:a", "--device", "cuda", "--out", d, NULL},
     };
-    write_text(cfg, "{\"models\": [\"fake:a\"], \"backend\": \"fake\", \"precision\": [\"fp32\", 3.5]}");
+    rt_write_text(cfg, "{\"models\": [\"fake:a\"], \"backend\": \"fake\", \"precision\": [\"fp32\", 3.5]}");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         assert_int_equal(run(cases[i]), 2);
         assert_true(access(d, F_OK) != 0);
     }
     // Config errors name the file.
-    write_text(cfg, "{\"models\": [\"fake:a\"], \"bogus\": 1}");
+    rt_write_text(cfg, "{\"models\": [\"fake:a\"], \"bogus\": 1}");
     QrPlan *p = malloc(sizeof *p);
     QrErr e;
     qr_plan_defaults(p);
     assert_int_equal(qr_plan_load_config(p, cfg, &e), -1);
     assert_non_null(strstr(e.msg, "bad.json"));
     assert_non_null(strstr(e.msg, "bogus"));
-    write_text(cfg, "{\"models\": [\"fake:a\"], ");
+    rt_write_text(cfg, "{\"models\": [\"fake:a\"], ");
     assert_int_equal(qr_plan_load_config(p, cfg, &e), -1);
     assert_non_null(strstr(e.msg, "invalid JSON"));
     // A good config with flags on top; units and shards are deterministic.
-    write_text(cfg, "{\"models\": [{\"name\": \"x\", \"path\": \"fake:1\"}, \"fake:y\"], \"backend\": \"fake\","
+    rt_write_text(cfg, "{\"models\": [{\"name\": \"x\", \"path\": \"fake:1\"}, \"fake:y\"], \"backend\": \"fake\","
                     " \"precisions\": [\"fp32\", \"nf4\"], \"attacks\": \"clean,gaussian\", \"noise_levels\": [0.001, 0.01],"
                     " \"noise_targets\": [\"all\", \"post-quant\"], \"limit\": 3}");
     qr_plan_defaults(p);
@@ -391,6 +458,21 @@ static void test_bad_input(void **st) {
     assert_int_equal(mine, nu / 2);
     assert_false(qr_unit_in_shard(p, &u[0]));
     free(u);
+    // --device cuda on the real backend: refused before any work by a build
+    // without the CUDA backend.
+    qr_plan_defaults(p);
+    assert_int_equal(qr_plan_set(p, "model", "tests/fixtures/stories260K/stories260K.gguf", &e), 0);
+    assert_int_equal(qr_plan_set(p, "attacks", "clean", &e), 0);
+    assert_int_equal(qr_plan_set(p, "device", "cuda", &e), 0);
+    assert_string_equal(p->device, "cuda");
+#ifdef QR_CUDA
+    assert_int_equal(qr_plan_finalize(p, &e), 0);
+#else
+    assert_int_equal(qr_plan_finalize(p, &e), -1);
+    assert_string_equal(e.msg, "--device cuda: this build has no CUDA backend (build it with make CUDA=1)");
+#endif
+    assert_int_equal(qr_plan_set(p, "device", "tpu", &e), -1);
+    assert_non_null(strstr(e.msg, "cpu, cuda"));
     free(p);
 }
 
@@ -402,6 +484,7 @@ int main(void) {
         cmocka_unit_test(test_whole_matrix_real),
         cmocka_unit_test(test_kill_and_resume_real),
         cmocka_unit_test(test_shards_merge_real),
+        cmocka_unit_test(test_real_completion_cut),
         cmocka_unit_test(test_store_crash_rules),
         cmocka_unit_test(test_bad_input),
     };
