@@ -25,6 +25,7 @@ QROBUST=${QROBUST:-qrobust}
 I=${SLURM_ARRAY_TASK_ID:?run this with sbatch --array}
 N=${SLURM_ARRAY_TASK_COUNT:-$(( ${SLURM_ARRAY_TASK_MAX:?} + 1 ))}
 mkdir -p "$OUT"
-# --quiet: no progress bars in the log; per-unit summary lines still go to stdout.
+# Generation on the task's GPU (a `make CUDA=1` build; QROBUST_DEVICE=cpu for
+# CPU-only nodes, then drop --gres); judging runs on the task's CPUs.
 exec "$QROBUST" run --config "$CONFIG" --shard "$I/$N" --out "$OUT/shard-$I" \
-     --threads "${SLURM_CPUS_PER_TASK:-0}"
+     --threads "${SLURM_CPUS_PER_TASK:-0}" --device "${QROBUST_DEVICE:-cuda}"
