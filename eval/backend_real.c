@@ -278,10 +278,11 @@ static int real_evaluate(QrBackend *b, const QrPlan *p, const char *genset, int 
 static void real_destroy(QrBackend *b) {
     Real *r = b->self;
     unload(r);
-    for (int g = 0; g < QR_MAX_GENSETS; g++)
-        if (r->ds_name[g][0]) qr_dataset_free(&r->ds[g]);
+    // Evaluators first: they use their dataset until closed.
     for (int g = 0; g < QR_MAX_GENSETS; g++)
         if (r->ev[g]) qr_evaluator_close(r->ev[g]);
+    for (int g = 0; g < QR_MAX_GENSETS; g++)
+        if (r->ds_name[g][0]) qr_dataset_free(&r->ds[g]);
     if (r->wn) qr_wordnet_free(r->wn);
     if (r->tr) qr_translator_close(r->tr);
     free(r);
