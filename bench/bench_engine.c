@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/gemm.h"
 #include "runtime/model.h"
 #include "util/membw.h"
 #include "util/timer.h"
@@ -141,6 +142,15 @@ int main(int argc, char **argv) {
     printf("  target decode f32 >= 80%% of read bandwidth: %.0f%% -> %s\n", 100 * r32.gbps / bwm,
            r32.gbps >= 0.8 * bwm ? "MET" : "NOT MET");
     printf("  target prefill f32 >= 600 tok/s: %.1f -> %s\n", r32.prefill_tps, r32.prefill_tps >= 600 ? "MET" : "NOT MET");
+    // The decode kernel's other row grouping (kernels/gemm.h), side by side.
+    const int rows = qr_gemm_decode_rows(), other = rows == 1 ? 8 : 1;
+    Result ro;
+    qr_gemm_set_decode_rows(other);
+    printf("  f32 decode with the other row grouping:\n");
+    if (run(QR_DT_F32, reps, &ro)) return 1;
+    qr_gemm_set_decode_rows(0);
+    printf("  decode rows at a time: %d (this CPU's default) %.1f tok/s, %d: %.1f tok/s -> default/other %.2fx\n", rows,
+           r32.decode_tps, other, ro.decode_tps, r32.decode_tps / ro.decode_tps);
     free(buf);
     return 0;
 }

@@ -1,5 +1,7 @@
 #include "kernels/gemm.h"
 #include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -43,6 +45,32 @@ float qr_dot_ref(const float *a, const float *b, int n) {
     float s[8] = {0};
     for (int k = 0; k < n; k++) s[k & 7] = QR_FMA(a[k], b[k], s[k & 7]);
     return hsum8_ref(s);
+}
+
+// Atomic: the first call can come from inside a parallel region.
+static _Atomic int g_decode_rows;
+
+static int default_decode_rows(void) {
+    const char *env = getenv("QROBUST_DECODE_ROWS");
+    if (env && (!strcmp(env, "1") || !strcmp(env, "8"))) return atoi(env);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_is("amd")) return 1;
+#endif
+    return 8;
+}
+
+int qr_gemm_decode_rows(void) {
+    int v = atomic_load_explicit(&g_decode_rows, memory_order_relaxed);
+    if (!v) {
+        v = default_decode_rows();
+        atomic_store_explicit(&g_decode_rows, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+void qr_gemm_set_decode_rows(int rows) {
+    atomic_store_explicit(&g_decode_rows, rows == 1 || rows == 8 ? rows : 0, memory_order_relaxed);
 }
 
 void qr_axpy(float a, const float *x, float *y, int n) {
@@ -136,15 +164,15 @@ static inline __attribute__((always_inline)) void tile(QrDType wt, const float *
 
 // Instantiations, one set per weight format (the format is a compile-time
 // constant inside each, so the conversion is straight-line code): the decode
-// shape (one activation row, 8 weight rows = 8 independent FMA chains, enough
-// to cover the FMA latency while streaming W), and the prefill shape (3 x 4 =
+// shapes (one activation row against one weight row, or 8 weight rows = 8
+// independent FMA chains), and the prefill shape (3 x 4 =
 // 12 accumulators + 3 activations + 1 weight = the 16 ymm registers), plus the
 // edges.
 typedef void (*TileFn)(const float *, int, const void *, int, int, int, float *);
 typedef void (*RowsFn)(const float *, int, const void *, int, int, int, float *);
 typedef struct {
     RowsFn rows1;
-    TileFn t14, t11, t24, t21, t34, t31;
+    TileFn t18, t14, t11, t24, t21, t34, t31;
 } TileSet;
 
 #define TILE_FN(DT, S, R, C)                                                                                   \
@@ -155,13 +183,14 @@ typedef struct {
     static void rows1_##S(const float *x, int in, const void *W, int out, int c0, int c1, float *y) {          \
         for (int c = c0; c < c1; c++) tile(DT, x, in, W, out, 0, c, y, 1, 1);                                 \
     }                                                                                                          \
+    TILE_FN(DT, S, 1, 8)                                                                                       \
     TILE_FN(DT, S, 1, 4)                                                                                       \
     TILE_FN(DT, S, 1, 1)                                                                                       \
     TILE_FN(DT, S, 2, 4)                                                                                       \
     TILE_FN(DT, S, 2, 1)                                                                                       \
     TILE_FN(DT, S, 3, 4)                                                                                       \
     TILE_FN(DT, S, 3, 1)                                                                                       \
-    static const TileSet TILES_##S = {rows1_##S, tile_##S##_1_4, tile_##S##_1_1, tile_##S##_2_4,          \
+    static const TileSet TILES_##S = {rows1_##S, tile_##S##_1_8, tile_##S##_1_4, tile_##S##_1_1, tile_##S##_2_4,          \
                                       tile_##S##_2_1, tile_##S##_3_4, tile_##S##_3_1};
 TILE_SET(QR_DT_F32, f32)
 TILE_SET(QR_DT_BF16, bf16)
@@ -171,12 +200,13 @@ TILE_SET(QR_DT_F16, f16)
 static void gemm_rows(const TileSet *T, const void *W, int out, int in, const float *x, int n, float *y,
                       int c_begin, int c_end) {
     if (n == 1) {
-        // Decode: one weight row at a time, so each thread reads its rows as
-        // ONE sequential stream. Measured on this machine (2-core Zen 4 VM),
-        // one stream per core reads 1.5-2x faster than 4 or 8 interleaved
-        // row streams; the FMA chain of a row (in/8 dependent steps)
-        // overlaps with the next row's out of order.
-        T->rows1(x, in, W, out, c_begin, c_end, y);
+        // Decode, rows one or eight at a time (qr_gemm_decode_rows). One row: each
+        // thread reads ONE sequential stream, and the FMA chain of a row (in/8
+        // dependent steps) overlaps with the next row's out of order.
+        int c = c_begin;
+        if (qr_gemm_decode_rows() == 8)
+            for (; c + 8 <= c_end; c += 8) T->t18(x, in, W, out, 0, c, y);
+        T->rows1(x, in, W, out, c, c_end, y);
         return;
     }
     // Blocks of weight rows small enough to stay in L2 while every activation

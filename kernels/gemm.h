@@ -18,6 +18,15 @@
 // Fast path: AVX2/FMA register tiles, OpenMP across output rows (uses the
 // current OpenMP thread count). wt is QR_DT_F32, QR_DT_F16 or QR_DT_BF16.
 void qr_gemm(QrDType wt, const void *W, int out, int in, const float *x, int n, float *y);
+// Decode (n == 1) streams the weight rows one at a time (one sequential
+// memory stream per thread) or eight at a time (eight interleaved streams,
+// eight FMA chains). Which is faster depends on the CPU (bench/RESULTS.md): on
+// a Zen 4 VM one stream (1.5-2x); on an Ice Lake VM eight (f32 1.16x, bf16
+// 1.1x). Default: 1 on AMD, 8 elsewhere; QROBUST_DECODE_ROWS=1|8 in the
+// environment overrides. The bits are the same either way (every output
+// keeps the canonical order); bench_engine measures both.
+int qr_gemm_decode_rows(void);
+void qr_gemm_set_decode_rows(int rows); // 1 or 8; 0: back to the default
 // Scalar reference in the canonical order (single thread). Same bits as qr_gemm.
 void qr_gemm_ref(QrDType wt, const void *W, int out, int in, const float *x, int n, float *y);
 

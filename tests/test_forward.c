@@ -209,7 +209,7 @@ static void test_forward_ids(void **st) {
 
 static void test_gemm_matches_reference(void **st) {
     (void)st;
-    const int shapes[][2] = {{1, 1}, {7, 3}, {13, 37}, {64, 64}, {33, 129}, {100, 8}, {9, 200}};
+    const int shapes[][2] = {{1, 1}, {7, 3}, {13, 37}, {64, 64}, {33, 129}, {100, 8}, {9, 200}, {21, 67}};
     const QrDType dts[] = {QR_DT_F32, QR_DT_BF16, QR_DT_F16};
     uint64_t s = 42;
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
@@ -232,10 +232,17 @@ static void test_gemm_matches_reference(void **st) {
                     s = s * 6364136223846793005ull + 1442695040888963407ull;
                     x[i] = (float)((int32_t)(s >> 33) % 20000) / 7000.0f;
                 }
-                qr_gemm(dt, W, out, in, x, n, y1);
                 qr_gemm_ref(dt, W, out, in, x, n, y2);
-                if (memcmp(y1, y2, (size_t)n * out * 4))
-                    fail_msg("gemm %s out=%d in=%d n=%d differs from the reference", qr_dtype_name(dt), out, in, n);
+                // Both decode row groupings (kernels/gemm.h) give the reference's bits.
+                for (int rows = 1; rows <= 8; rows += 7) {
+                    qr_gemm_set_decode_rows(rows);
+                    assert_int_equal(qr_gemm_decode_rows(), rows);
+                    qr_gemm(dt, W, out, in, x, n, y1);
+                    if (memcmp(y1, y2, (size_t)n * out * 4))
+                        fail_msg("gemm %s out=%d in=%d n=%d (decode rows %d) differs from the reference",
+                                 qr_dtype_name(dt), out, in, n, rows);
+                }
+                qr_gemm_set_decode_rows(0);
                 // and the reference is a dot product within float rounding
                 for (int r = 0; r < n; r++)
                     for (int c = 0; c < out; c++) {
