@@ -37,6 +37,11 @@ static void help(void) {
          "  --temperature T        0 = greedy (default 0)\n"
          "  --top-p P              (default 0.95; used when sampling)\n"
          "  --max-new-tokens N     (default 512)\n"
+         "  --postprocess M        evalplus (default): as EvalPlus v0.3.1 codegen for a base model: the\n"
+         "                         model gets prompt.strip() + \"\\n\", output cut at EvalPlus's stop strings,\n"
+         "                         the sanitized prompt + completion is judged; raw: the prompt as is,\n"
+         "                         the same cut, dataset prompt + completion judged (no sanitizer).\n"
+         "                         Part of the results' keys: one mode per --out directory\n"
          "  --seed S               seeds sampling, prompt attacks and weight noise (default 0)\n"
          "  --batch N              sequences generated together (default 8)\n"
          "  --threads N            CPU threads (default: all cores)\n"
@@ -114,6 +119,7 @@ int cmd_run(int argc, char **argv) {
         QrStore s, *sp = NULL;
         if (out && qr_is_dir(out)) {
             if (qr_store_open(&s, out, 0, &e)) { b.destroy(&b); rc = cli_die(&e); goto done; }
+            if (qr_store_check_postprocess(&s, p->postprocess, &e)) { qr_store_close(&s); b.destroy(&b); rc = cli_die(&e); goto done; }
             sp = &s;
         }
         rc = qr_plan_print(stdout, p, &b, sp, &e) ? cli_die(&e) : 0;
@@ -123,6 +129,8 @@ int cmd_run(int argc, char **argv) {
     }
     QrStore s;
     if (qr_store_open(&s, out, 1, &e)) { b.destroy(&b); rc = cli_die(&e); goto done; }
+    // Before plan.json is rewritten: a refused run leaves the directory as it was.
+    if (qr_store_check_postprocess(&s, p->postprocess, &e)) { qr_store_close(&s); b.destroy(&b); rc = cli_die(&e); goto done; }
     if (s.n_torn || s.n_bad)
         fprintf(stderr, "qrobust: %s: ignored %d torn and %d unreadable line(s) left by an interrupted run\n", out, s.n_torn, s.n_bad);
     char pp[1100];

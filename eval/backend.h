@@ -22,9 +22,6 @@ typedef struct {
     char *completion;  // malloc'd; what the model wrote after the prompt, as it is judged
     char finish[8];    // "eos" | "stop" | "length" | "context"
     int n_prompt_tokens, n_gen_tokens;
-    // How the raw output became the completion (stop strings and cut), e.g.
-    // "evalplus-humaneval"; recorded in the generation line. "" = as generated.
-    char postprocess[32];
 } QrGenResult;
 
 typedef struct {
@@ -35,6 +32,10 @@ typedef struct {
 
 typedef struct {
     QrVerdict base, plus;
+    // The program that was judged when it is not the dataset prompt +
+    // completion (--postprocess evalplus: the sanitized solution); malloc'd
+    // or NULL. Recorded in the execution line.
+    char *solution;
 } QrExecResult;
 
 typedef struct QrBackend QrBackend;
@@ -55,13 +56,17 @@ struct QrBackend {
     // gaussian/uniform (from the plan seed), clean weights for anything else.
     int (*model_condition)(QrBackend *b, const QrPlan *p, const QrCond *c, QrErr *e);
     // Completes n prompts of generation set genset ("humaneval" | "mbpp": it
-    // decides the stop strings); seeds[i] seeds sample i when sampling.
+    // decides the stop strings); seeds[i] seeds sample i when sampling. The
+    // prompts are what the model receives (the runner has applied the plan's
+    // post-processing mode to them: qr_model_prompt, eval/postprocess.h).
     int (*generate)(QrBackend *b, const QrPlan *p, const char *genset, int n, const char *const *prompts,
                     const uint64_t *seeds, QrGenResult *out, QrErr *e);
     void (*model_unload)(QrBackend *b);
-    // Judges n completions of tasks of a generation set (base and plus tests).
+    // Judges n completions of tasks of a generation set (base and plus tests),
+    // post-processed as the plan says; prompts[i] is the text the model
+    // received for completions[i].
     int (*evaluate)(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrRunTask *const *tasks,
-                    const char *const *completions, QrExecResult *out, QrErr *e);
+                    const char *const *prompts, const char *const *completions, QrExecResult *out, QrErr *e);
     void (*destroy)(QrBackend *b);
 };
 
@@ -70,9 +75,9 @@ int qr_backend_fake(QrBackend *b, QrErr *e);
 // needs that this build does not have yet.
 int qr_backend_real(QrBackend *b, QrErr *e);
 // What the real backend stores for the decoded output of generation set
-// genset: EvalPlus's cut for the dataset family (eval/postprocess.h:
-// earliest stop string, 10000 characters, tabs as 4 spaces); malloc'd.
-// *postprocess (may be NULL) names it: "evalplus-humaneval" | "evalplus-mbpp".
-char *qr_real_completion(const char *genset, const char *text, const char **postprocess);
+// genset, in either post-processing mode: EvalPlus's cut for the dataset
+// family (eval/postprocess.h: earliest stop string, 10000 characters, tabs
+// as 4 spaces); malloc'd.
+char *qr_real_completion(const char *genset, const char *text);
 int qr_backend_create(const char *name, QrBackend *b, QrErr *e);
 void qr_tasklist_free(QrRunTaskList *t);

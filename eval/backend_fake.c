@@ -109,9 +109,10 @@ static void fake_unload(QrBackend *b) {
     f->model[0] = 0;
 }
 
+// The verdicts written into the completion, whatever the post-processing mode.
 static int fake_evaluate(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrRunTask *const *tasks,
-                         const char *const *completions, QrExecResult *out, QrErr *e) {
-    (void)b, (void)p, (void)genset, (void)tasks, (void)e;
+                         const char *const *prompts, const char *const *completions, QrExecResult *out, QrErr *e) {
+    (void)b, (void)p, (void)genset, (void)tasks, (void)prompts, (void)e;
     for (int i = 0; i < n; i++) {
         const char *v = strstr(completions[i], "# verdict base=");
         int base = v && !strncmp(v + 15, "pass", 4);

@@ -12,11 +12,12 @@
 // a term y += x N^T in each quantized layer's forward; all: unquantized-only +
 // post-quant.
 //
-// Completions are post-processed as EvalPlus v0.3.1 does for a base model
-// (eval/postprocess.h): generation stops at the EvalPlus stop strings of the
-// dataset family, and the stored completion is the EvalPlus cut of the
-// output, so what is stored is exactly what is judged (the judge appends it to
-// the prompt and cuts nothing).
+// Post-processing (eval/postprocess.h), in both modes: generation stops at
+// the EvalPlus stop strings of the dataset family and the stored completion
+// is the EvalPlus cut of the output. Judging: --postprocess evalplus judges
+// EvalPlus's sanitized solution (the prompt the model received + the
+// completion, sanitized against the entry point), recorded in the execution
+// line; raw judges the dataset prompt + the completion, cutting nothing.
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,11 +53,7 @@ static QrDatasetKind genset_kind(const char *genset) {
     return !strcmp(genset, "humaneval") ? QR_DS_HUMANEVAL_PLUS : QR_DS_MBPP_PLUS;
 }
 
-char *qr_real_completion(const char *genset, const char *text, const char **postprocess) {
-    QrDatasetKind k = genset_kind(genset);
-    if (postprocess) *postprocess = qr_dataset_is_mbpp(k) ? "evalplus-mbpp" : "evalplus-humaneval";
-    return qr_cut_completion(text, k);
-}
+char *qr_real_completion(const char *genset, const char *text) { return qr_cut_completion(text, genset_kind(genset)); }
 
 static int real_check(QrBackend *b, const QrPlan *p, QrErr *e) {
     Real *r = b->self;
@@ -212,9 +209,7 @@ static int real_generate(QrBackend *b, const QrPlan *p, const char *genset, int 
     }
     for (int i = 0; i < n; i++) {
         if (!rc) {
-            const char *post;
-            out[i].completion = qr_real_completion(genset, c[i].text ? c[i].text : "", &post);
-            snprintf(out[i].postprocess, sizeof out[i].postprocess, "%s", post);
+            out[i].completion = qr_real_completion(genset, c[i].text ? c[i].text : "");
             snprintf(out[i].finish, sizeof out[i].finish, "%s", qr_finish_name(c[i].finish));
             out[i].n_prompt_tokens = lens[i];
             out[i].n_gen_tokens = c[i].n_tokens;
@@ -241,7 +236,7 @@ static void verdict(QrVerdict *v, const QrSetResult *r) {
 // MBPP score), the plus verdict requires base and plus tests to pass (its
 // HumanEval+ / MBPP+ score).
 static int real_evaluate(QrBackend *b, const QrPlan *p, const char *genset, int n, const QrRunTask *const *tasks,
-                         const char *const *completions, QrExecResult *out, QrErr *e) {
+                         const char *const *prompts, const char *const *completions, QrExecResult *out, QrErr *e) {
     Real *r = b->self;
     int g = gidx(genset);
     if (!r->ds_name[g][0]) return qr_fail(e, "internal: %s evaluated before its tasks were loaded", genset);
@@ -256,22 +251,29 @@ static int real_evaluate(QrBackend *b, const QrPlan *p, const char *genset, int 
     }
     QrSample *sm = calloc((size_t)n, sizeof *sm);
     QrSampleResult *res = calloc((size_t)n, sizeof *res);
-    if (!sm || !res) {
-        free(sm);
-        free(res);
-        return qr_fail(e, "out of memory");
-    }
-    for (int i = 0; i < n; i++) sm[i] = (QrSample){tasks[i]->task_id, NULL, completions[i]};
-    int rc = qr_evaluator_run(r->ev[g], sm, (size_t)n, res, e);
+    const char **ids = calloc((size_t)n, sizeof *ids);
+    char **sol = calloc((size_t)n, sizeof *sol);
+    int rc = 0;
+    if (!sm || !res || !ids || !sol) rc = qr_fail(e, "out of memory");
+    for (int i = 0; i < n && !rc; i++) ids[i] = tasks[i]->task_id;
+    int evalplus = !strcmp(p->postprocess, "evalplus");
+    if (!rc && evalplus) rc = qr_evalplus_solutions(r->ev[g], &r->ds[g], (size_t)n, ids, prompts, completions, sol, e);
+    for (int i = 0; i < n && !rc; i++)
+        sm[i] = evalplus ? (QrSample){ids[i], sol[i], NULL} : (QrSample){ids[i], NULL, completions[i]};
+    if (!rc) rc = qr_evaluator_run(r->ev[g], sm, (size_t)n, res, e);
     for (int i = 0; i < n && !rc; i++) {
         memset(&out[i], 0, sizeof out[i]);
         verdict(&out[i].base, &res[i].base);
         verdict(&out[i].plus, res[i].base.status == QR_PASS ? &res[i].plus : &res[i].base);
+        out[i].solution = sol[i]; // the caller's now
+        sol[i] = NULL;
+        qr_sample_result_free(&res[i]);
     }
-    if (!rc)
-        for (int i = 0; i < n; i++) qr_sample_result_free(&res[i]);
+    for (int i = 0; sol && i < n; i++) free(sol[i]);
     free(sm);
     free(res);
+    free(ids);
+    free(sol);
     return rc;
 }
 

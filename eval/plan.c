@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "eval/postprocess.h"
 #include "util/fileio.h"
 #include "util/sha256.h"
 
@@ -38,6 +39,7 @@ void qr_plan_defaults(QrPlan *p) {
     p->n_gensets = 2;
     p->n_samples = 1;
     p->max_new_tokens = 512;
+    snprintf(p->postprocess, sizeof p->postprocess, "evalplus");
     p->batch = 8;
     p->temperature = 0;
     p->top_p = 0.95;
@@ -254,6 +256,9 @@ int qr_plan_set(QrPlan *p, const char *name_in, const char *v, QrErr *e) {
         if (strcmp(v, "1") && strcmp(v, "0") && strcmp(v, "true") && strcmp(v, "false"))
             return qr_fail(e, "--generate-only: expected true or false, not '%s'", v);
         p->generate_only = !strcmp(v, "1") || !strcmp(v, "true");
+    } else if (!strcmp(name, "postprocess")) {
+        if (!qr_postprocess_valid(v)) return qr_fail(e, "--postprocess: unknown value '%s' (one of: evalplus, raw)", v);
+        snprintf(p->postprocess, sizeof p->postprocess, "%s", v);
     } else if (!strcmp(name, "shard")) {
         return parse_shard(p, v, e);
     } else {
@@ -477,6 +482,13 @@ int qr_plan_finalize(QrPlan *p, QrErr *e) {
     else
         snprintf(p->gen_id, sizeof p->gen_id, "sample(t=%g,top_p=%g,n=%d),max=%d,seed=%llu", p->temperature, p->top_p,
                  p->n_samples, p->max_new_tokens, (unsigned long long)p->seed);
+    // The mode changes the prompt the model sees and the program judged, so it
+    // is part of every key; raw adds nothing, so directories written before
+    // the mode existed (raw, in effect) resume under --postprocess raw.
+    if (!strcmp(p->postprocess, "evalplus")) {
+        size_t l = strlen(p->gen_id);
+        snprintf(p->gen_id + l, sizeof p->gen_id - l, ",post=evalplus");
+    }
     p->finalized = 1;
     return 0;
 }

@@ -58,6 +58,10 @@ typedef struct {
     int n_gensets;
     // generation
     int n_samples, max_new_tokens, batch;
+    // How prompts and outputs are post-processed (eval/postprocess.h):
+    // "evalplus" (default; part of the generation settings: ",post=evalplus")
+    // or "raw" (no suffix: the keys of results written before the mode existed).
+    char postprocess[12];
     double temperature, top_p;
     uint64_t seed;
     int limit; // first N tasks of each dataset (0 = all)
@@ -76,13 +80,14 @@ typedef struct {
     // derived by qr_plan_finalize
     QrCond conds[QR_MAX_CONDS];
     int n_conds;
-    char gen_id[96]; // "greedy,max=512,seed=0" or "sample(t=0.8,top_p=0.95,n=10),max=512,seed=0"
+    char gen_id[96]; // "greedy,max=512,seed=0,post=evalplus" or "sample(t=0.8,top_p=0.95,n=10),max=512,seed=0" (raw)
     int finalized;
 } QrPlan;
 
 // Defaults of the study: fp32,int8,nf4; clean,char,word,sentence,gaussian,
 // uniform; levels 1e-4,1e-3,3e-3,5e-3,1e-2; targets all; humaneval,mbpp;
-// greedy n = 1, 512 new tokens; char p 0.5 cap 5; word p 0.15 k 3; mbart.
+// greedy n = 1, 512 new tokens; char p 0.5 cap 5; word p 0.15 k 3; mbart;
+// post-processing evalplus.
 void qr_plan_defaults(QrPlan *p);
 // Sets one option from its text value; names as the flags without "--"
 // (underscores accepted for dashes, as in config files). "model" appends

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "eval/postprocess.h"
 #include "util/fileio.h"
 #include "util/progress.h"
 #include "util/sha256.h"
@@ -143,7 +144,9 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
             if (b->model_condition(b, p, c, e)) goto out;
             snprintf(weights_state, wslen, "%s", want);
         }
-        // Prompts: attacked once per task (the same for all its samples).
+        // Prompts: attacked once per task (the same for all its samples),
+        // then made into the text the model receives (EvalPlus strips the
+        // dataset prompt, attacked or not, before the model sees it).
         prompts = calloc((size_t)ntasks, sizeof(char *));
         char (*engines)[200] = calloc((size_t)ntasks, 200);
         QrProgress pg;
@@ -159,11 +162,11 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
             for (int j = 0; j < nb; j++) {
                 const QrRunTask *t = &tl->tasks[gen[i + j].task];
                 if (!prompts[gen[i + j].task]) {
-                    if (qr_cond_is_prompt_attack(c)) {
-                        if (b->perturb(b, p, c, genset, t, &prompts[gen[i + j].task], engines[gen[i + j].task], 200, e)) { ok = 0; break; }
-                    } else {
-                        prompts[gen[i + j].task] = strdup(t->prompt);
-                    }
+                    char *attacked = NULL;
+                    if (qr_cond_is_prompt_attack(c) &&
+                        b->perturb(b, p, c, genset, t, &attacked, engines[gen[i + j].task], 200, e)) { ok = 0; break; }
+                    prompts[gen[i + j].task] = qr_model_prompt(p->postprocess, attacked ? attacked : t->prompt);
+                    free(attacked);
                 }
                 bp[j] = prompts[gen[i + j].task];
                 seeds[j] = qr_sample_seed(p, t->task_id, gen[i + j].sample);
@@ -179,7 +182,7 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
                 json_t *l = unit_head("generation", p, u, key, t->task_id, gen[i + j].sample, b->name);
                 json_object_set_new(l, "gen", gen_json(p));
                 json_object_set_new(l, "seed", json_integer((json_int_t)seeds[j]));
-                char ph[65];
+                char ph[65]; // of the text the model received ("prompt" below for attacks)
                 qr_sha256_hex(bp[j], strlen(bp[j]), ph);
                 json_object_set_new(l, "prompt_sha256", json_string(ph));
                 int lossy = 0;
@@ -190,7 +193,7 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
                 json_object_set_new(l, "completion", text_json(res[j].completion ? res[j].completion : "", &lossy));
                 if (lossy) json_object_set_new(l, "utf8_repaired", json_true());
                 json_object_set_new(l, "finish", json_string(res[j].finish));
-                if (res[j].postprocess[0]) json_object_set_new(l, "postprocess", json_string(res[j].postprocess));
+                json_object_set_new(l, "postprocess", json_string(p->postprocess));
                 json_object_set_new(l, "n_prompt_tokens", json_integer(res[j].n_prompt_tokens));
                 json_object_set_new(l, "n_gen_tokens", json_integer(res[j].n_gen_tokens));
                 json_object_set_new(l, "seconds", json_real(per));
@@ -216,7 +219,8 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
         qr_progress_init(&pg, plabel, "samples", nex, o->quiet);
         int eb = 64;
         const QrRunTask **tp = malloc(sizeof(QrRunTask *) * (size_t)eb);
-        const char **cp = malloc(sizeof(char *) * (size_t)eb);
+        const char **cp = malloc(sizeof(char *) * (size_t)eb), **pp = malloc(sizeof(char *) * (size_t)eb);
+        char **owned = calloc((size_t)eb, sizeof(char *));
         QrExecResult *res = calloc((size_t)eb, sizeof(QrExecResult));
         int ok = 1;
         for (int i = 0; i < nex && ok; i += eb) {
@@ -228,10 +232,15 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
                 tp[j] = t;
                 cp[j] = json_string_value(json_object_get(g, "completion"));
                 if (!cp[j]) { qr_fail(e, "%s/generations.jsonl: line %s has no completion", s->dir, key); ok = 0; break; }
+                // The text the model received: an attacked prompt is recorded
+                // with the generation (as received), a clean one is the task's.
+                pp[j] = qr_cond_is_prompt_attack(c) ? json_string_value(json_object_get(g, "prompt")) : NULL;
+                if (!pp[j] && qr_cond_is_prompt_attack(c)) { qr_fail(e, "%s/generations.jsonl: line %s has no prompt", s->dir, key); ok = 0; break; }
+                if (!pp[j]) pp[j] = owned[j] = qr_model_prompt(p->postprocess, t->prompt);
             }
             if (!ok) break;
             double tb = qr_now();
-            if (b->evaluate(b, p, genset, nb, tp, cp, res, e)) { ok = 0; break; }
+            if (b->evaluate(b, p, genset, nb, tp, pp, cp, res, e)) { ok = 0; break; }
             double per = (qr_now() - tb) / nb;
             for (int j = 0; j < nb && ok; j++) {
                 qr_key(key, sizeof key, u->id, tp[j]->task_id, ex[i + j].sample);
@@ -239,6 +248,7 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
                 char ch[65];
                 qr_sha256_hex(cp[j], strlen(cp[j]), ch);
                 json_object_set_new(l, "completion_sha256", json_string(ch));
+                if (res[j].solution) json_object_set_new(l, "solution", text_json(res[j].solution, NULL));
                 json_t *v = json_object();
                 json_object_set_new(v, qr_genset_base(genset), verdict_json(&res[j].base));
                 json_object_set_new(v, qr_genset_plus(genset), verdict_json(&res[j].plus));
@@ -248,12 +258,21 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
                 json_object_set_new(l, "created", json_integer((json_int_t)time(NULL)));
                 if (qr_store_append(s, QR_EXEC, l, e)) ok = 0;
             }
+            for (int j = 0; j < nb; j++) {
+                free(res[j].solution);
+                res[j].solution = NULL;
+                free(owned[j]);
+                owned[j] = NULL;
+            }
             if (ok && qr_store_sync(s, e)) ok = 0;
             qr_progress_add(&pg, nb);
         }
         if (ok) qr_progress_finish(&pg);
+        for (int j = 0; j < eb; j++) free(owned[j]), free(res[j].solution);
         free(tp);
         free(cp);
+        free(pp);
+        free(owned);
         free(res);
         if (!ok) goto out;
     }
@@ -286,7 +305,22 @@ out:
     return rc;
 }
 
+int qr_store_check_postprocess(const QrStore *s, const char *mode, QrErr *e) {
+    for (int i = 0; i < s->n[QR_GEN]; i++) {
+        const char *v = json_string_value(json_object_get(s->lines[QR_GEN][i], "postprocess"));
+        // Lines written before the modes existed name the dataset family's cut
+        // ("evalplus-humaneval", "evalplus-mbpp") or nothing: that is raw.
+        const char *m = v && qr_postprocess_valid(v) ? v : "raw";
+        if (strcmp(m, mode))
+            return qr_fail(e, "%s: holds generations post-processed as '%s' (line %d), this run's are '%s': use another --out "
+                              "or --postprocess %s (one directory holds one mode)",
+                           s->dir, m, i + 1, mode, m);
+    }
+    return 0;
+}
+
 int qr_run(const QrPlan *p, QrBackend *b, QrStore *s, const QrRunOpts *o, QrErr *e) {
+    if (qr_store_check_postprocess(s, p->postprocess, e)) return -1;
     QrUnit *units;
     int nu;
     if (qr_plan_units(p, &units, &nu, e)) return -1;
@@ -326,6 +360,7 @@ json_t *qr_plan_json(const QrPlan *p) {
     for (int i = 0; i < p->n_gensets; i++) json_array_append_new(a, json_string(p->gensets[i]));
     json_object_set_new(o, "datasets", a);
     json_object_set_new(o, "gen", gen_json(p));
+    json_object_set_new(o, "postprocess", json_string(p->postprocess));
     json_object_set_new(o, "limit", json_integer(p->limit));
     json_object_set_new(o, "backend", json_string(p->backend));
     json_object_set_new(o, "device", json_string(p->device));

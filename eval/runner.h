@@ -15,7 +15,13 @@ typedef struct {
     FILE *summary;    // per-unit lines (stdout by default)
 } QrRunOpts;
 
+// Refuses (checked first) a store that holds generations of another
+// post-processing mode.
 int qr_run(const QrPlan *p, QrBackend *b, QrStore *s, const QrRunOpts *o, QrErr *e);
+// Fails when the store holds generations post-processed otherwise than mode
+// ("evalplus" | "raw"; lines from before the modes existed count as raw):
+// their keys differ, so they would not be resumed but mixed into one report.
+int qr_store_check_postprocess(const QrStore *s, const char *mode, QrErr *e);
 // --dry-run: prints the plan, its size, what the store already has, and an
 // estimate of the time left. s may be NULL (no results directory yet).
 int qr_plan_print(FILE *f, const QrPlan *p, QrBackend *b, const QrStore *s, QrErr *e);
