@@ -3,7 +3,9 @@
 // evaluator): the whole matrix runs and is judged; a run killed with SIGKILL
 // part-way (with a torn last line, as a kill inside write() would leave) and
 // resumed equals an uninterrupted run; 3 shards merged equal the unsharded
-// run; the results store's crash rules; the real backend's EvalPlus cut.
+// run; the results store's crash rules; the real backend's EvalPlus cut and
+// EvalPlus's post-processing of a hand-written output; a directory of one
+// post-processing mode refuses a run of the other.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,9 +19,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "eval/backend.h"
+#include "eval/dataset.h"
 #include "eval/plan.h"
 #include "eval/postprocess.h"
 #include "eval/results.h"
+#include "eval/runner.h"
 #include "tests/run_util.h"
 #include "util/sha256.h"
 
@@ -152,9 +156,16 @@ static void test_whole_matrix(void **state) { (void)state; whole_matrix(&FAKE); 
 
 static const char *str_at(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
-// The real model: greedy completions of real prompts, noise changes them,
-// every completion cut as EvalPlus cuts it, and each judged in the sandbox:
-// a 260K-parameter story model writes prose, which never loads as Python.
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+// The real model: greedy completions of real prompts as EvalPlus gives them
+// to a base model, noise changes them, every completion cut as EvalPlus cuts
+// it, and each judged in the sandbox as EvalPlus's sanitized solution: a
+// 260K-parameter story model writes prose, so the sanitizer keeps at most the
+// prompt's own code, which never passes.
 static void test_whole_matrix_real(void **state) {
     (void)state;
     whole_matrix(&REAL);
@@ -163,7 +174,7 @@ static void test_whole_matrix_real(void **state) {
     QrStore s;
     QrErr e;
     assert_int_equal(qr_store_open(&s, d, 0, &e), 0);
-#define KEY(prec, cond) "stories260K@25bfdf5fb49f|" prec "|" cond "|humaneval|greedy,max=6,seed=0|HumanEval/0|0"
+#define KEY(prec, cond) "stories260K@25bfdf5fb49f|" prec "|" cond "|humaneval|greedy,max=6,seed=0,post=evalplus|HumanEval/0|0"
     json_t *clean = qr_store_get(&s, QR_GEN, KEY("fp32", "clean"));
     json_t *q = qr_store_get(&s, QR_GEN, KEY("nf4", "clean"));
     json_t *noisy = qr_store_get(&s, QR_GEN, KEY("nf4", "gaussian(level=0.03,target=pre-quant)"));
@@ -185,27 +196,50 @@ static void test_whole_matrix_real(void **state) {
     assert_string_equal(str_at(ch, "attack_engine"), "qrobust");
     assert_non_null(strstr(prompt, "def has_close_elements(numbers: List[float], threshold: float) -> bool:"));
     assert_string_not_equal(str_at(ch, "prompt_sha256"), str_at(clean, "prompt_sha256"));
+    char sha[65];
+    qr_sha256_hex(str_at(ch, "prompt"), strlen(str_at(ch, "prompt")), sha);
+    assert_string_equal(str_at(ch, "prompt_sha256"), sha);
+    // The prompt hash is of what the model received: HumanEval/2's prompt
+    // starts with two newlines, which EvalPlus strips (codegen.py:80).
+    QrDataset ds;
+    assert_int_equal(qr_dataset_load(&ds, "humaneval+", "tests/fixtures/eval/heplus.jsonl", &e), 0);
+    const char *p2 = qr_dataset_find(&ds, "HumanEval/2")->prompt;
+    assert_true(!strncmp(p2, "\n\ndef truncate_number(", 22));
+    char *recv = qr_model_prompt("evalplus", p2);
+    assert_string_equal(recv, p2 + 2);
+    json_t *g2 = qr_store_get(&s, QR_GEN, "stories260K@25bfdf5fb49f|fp32|clean|humaneval|greedy,max=6,seed=0,post=evalplus|HumanEval/2|0");
+    assert_non_null(g2);
+    qr_sha256_hex(recv, strlen(recv), sha);
+    assert_string_equal(str_at(g2, "prompt_sha256"), sha);
+    assert_string_equal(str_at(g2, "completion"), "They see");
+    free(recv);
+    qr_dataset_free(&ds);
     // Every completion: EvalPlus's post-processing of its dataset, so no stop
     // string and no tab is left in it.
     for (int i = 0; i < s.n[QR_GEN]; i++) {
         json_t *g = s.lines[QR_GEN][i];
         int mbpp = !strcmp(str_at(g, "dataset"), "mbpp");
-        assert_string_equal(str_at(g, "postprocess"), mbpp ? "evalplus-mbpp" : "evalplus-humaneval");
+        assert_string_equal(str_at(g, "postprocess"), "evalplus");
         const char *const *stops;
         size_t ns = qr_stop_strings(mbpp ? QR_DS_MBPP_PLUS : QR_DS_HUMANEVAL_PLUS, &stops);
         for (size_t k = 0; k < ns; k++) assert_null(strstr(str_at(g, "completion"), stops[k]));
         assert_null(strchr(str_at(g, "completion"), '\t'));
     }
     // Every execution: the completion of the same key, judged on the dataset's
-    // base and plus tests; prose after a docstring fails to load (status
-    // "error"), and the plus verdict repeats the failed base one (EvalPlus's
-    // "+" score needs both).
-    int n_he = 0, n_mbpp = 0;
+    // base and plus tests as EvalPlus's sanitized solution (recorded). The
+    // sanitizer keeps the longest valid run of lines, i.e. the prompt without
+    // the prose: a function with only a docstring has no return and is
+    // dropped (sanitize.py:133-139) unless nothing else is left
+    // (sanitize.py:170-171), so HumanEval/0 keeps its import alone and its
+    // entry point is missing (error), HumanEval/2 keeps the bare function,
+    // which returns None (fail), and an MBPP prompt is a docstring with no
+    // function at all (error). The plus verdict repeats the failed base one
+    // (EvalPlus's "+" score needs both).
+    int n_he = 0, n_mbpp = 0, n_fail = 0;
     for (int i = 0; i < s.n[QR_EXEC]; i++) {
         json_t *x = s.lines[QR_EXEC][i];
         json_t *g = qr_store_get(&s, QR_GEN, str_at(x, "key"));
         assert_non_null(g);
-        char sha[65];
         qr_sha256_hex(str_at(g, "completion"), strlen(str_at(g, "completion")), sha);
         assert_string_equal(str_at(x, "completion_sha256"), sha);
         int mbpp = !strcmp(str_at(x, "dataset"), "mbpp");
@@ -213,17 +247,29 @@ static void test_whole_matrix_real(void **state) {
         json_t *v = json_object_get(x, "verdicts");
         assert_int_equal(json_object_size(v), 2);
         json_t *base = json_object_get(v, mbpp ? "mbpp" : "humaneval"), *plus = json_object_get(v, mbpp ? "mbpp+" : "humaneval+");
-        assert_string_equal(str_at(base, "status"), "error");
-        assert_true(!strncmp(str_at(base, "detail"), "loading the solution raised ", 28));
+        const char *task = str_at(x, "task_id"), *sol = str_at(x, "solution");
+        assert_non_null(sol);
+        if (!strcmp(task, "HumanEval/2")) {
+            // The docstring may carry the char/word attack; the code is the prompt's.
+            assert_true(!strncmp(sol, "def truncate_number(number: float) -> float:\n    \"\"\" ", 53));
+            assert_true(ends_with(sol, "    0.5\n    \"\"\""));
+            assert_string_equal(str_at(base, "status"), "fail");
+            assert_string_equal(str_at(base, "detail"), "input 0: expected 0.5 (within atol), got None");
+            n_fail++;
+        } else {
+            char want[100];
+            snprintf(want, sizeof want, "loading the solution raised KeyError: '%s'",
+                     !strcmp(task, "HumanEval/0") ? "has_close_elements" : !strcmp(task, "Mbpp/2") ? "similar_elements" : "is_not_prime");
+            assert_string_equal(str_at(base, "status"), "error");
+            assert_string_equal(str_at(base, "detail"), want);
+            if (!strcmp(task, "HumanEval/0")) assert_string_equal(sol, "from typing import List");
+            else assert_true(!strncmp(sol, "\"\"\"\n", 4) && !strstr(sol, "def ")); // docstrings only
+        }
         assert_true(json_equal(base, plus));
     }
     assert_int_equal(n_he, REAL.lines / 2);
     assert_int_equal(n_mbpp, REAL.lines / 2);
-    json_t *xc = qr_store_get(&s, QR_EXEC, KEY("fp32", "clean"));
-    assert_non_null(xc);
-    // "Lily. She sm" after the docstring: line 12 of the program is not Python.
-    assert_string_equal(str_at(json_object_get(json_object_get(xc, "verdicts"), "humaneval+"), "detail"),
-                        "loading the solution raised SyntaxError: invalid syntax (<string>, line 12)");
+    assert_int_equal(n_fail, REAL.lines / 4);
     qr_store_close(&s);
     // The report from these lines: pass@1 0 on both tasks.
     char csv[600];
@@ -336,7 +382,6 @@ static void test_shards_merge_real(void **state) { (void)state; shards_merge(&RE
 // the stop strings of the dataset family, not one list for both.
 static void test_real_completion_cut(void **st) {
     (void)st;
-    const char *post;
     struct {
         const char *genset, *raw, *stored;
     } cases[] = {
@@ -354,11 +399,130 @@ static void test_real_completion_cut(void **st) {
         {"humaneval", "", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char *c = qr_real_completion(cases[i].genset, cases[i].raw, &post);
+        char *c = qr_real_completion(cases[i].genset, cases[i].raw);
         assert_string_equal(c, cases[i].stored);
-        assert_string_equal(post, !strcmp(cases[i].genset, "mbpp") ? "evalplus-mbpp" : "evalplus-humaneval");
         free(c);
     }
+}
+
+// EvalPlus's post-processing of a hand-written base-model output, through
+// the real backend as `qrobust run` uses it: the prompt EvalPlus gives the
+// model, the cut output, and the judged solution, byte for byte as EvalPlus
+// v0.3.1 writes it (tools/make_postprocess_cases.py: its codegen steps with
+// its own tree-sitter sanitizer).
+static void test_evalplus_postprocess(void **st) {
+    (void)st;
+    struct {
+        const char *genset, *output, *completion, *solution;
+    } cases[] = {
+        // The first stop is "\nif __name__"; tabs become spaces; the sanitizer
+        // drops the blank lines after the import and the unreachable UNUSED.
+        {"humaneval",
+         "\tfor i, a in enumerate(numbers):\n\t\tfor b in numbers[i + 1:]:\n\t\t\tif abs(a - b) < threshold:\n"
+         "\t\t\t\treturn True\n\treturn False\n\n\nUNUSED = 3\n\nif __name__ == \"__main__\":\n"
+         "    print(has_close_elements([1.0, 2.0], 0.5))\n",
+         "    for i, a in enumerate(numbers):\n        for b in numbers[i + 1:]:\n            if abs(a - b) < threshold:\n"
+         "                return True\n    return False\n\n\nUNUSED = 3\n",
+         "from typing import List\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+         "    \"\"\" Check if in given list of numbers, are any two numbers closer to each other than\n"
+         "    given threshold.\n    >>> has_close_elements([1.0, 2.0, 3.0], 0.5)\n    False\n"
+         "    >>> has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)\n    True\n    \"\"\"\n"
+         "    for i, a in enumerate(numbers):\n        for b in numbers[i + 1:]:\n            if abs(a - b) < threshold:\n"
+         "                return True\n    return False"},
+        // MBPP: the model writes the function; the first "\nassert" ends it;
+        // the sanitizer drops the prompt's docstring and the unreachable
+        // helper, keeps the import and the helper the entry point calls.
+        {"mbpp",
+         "import math\n\ndef similar_elements(test_tup1, test_tup2):\n\treturn tuple(set(test_tup1) & _as_set(test_tup2))\n\n"
+         "def _as_set(t):\n    return set(t)\n\ndef unused_helper():\n    return math.pi\n\n"
+         "assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))\n",
+         "import math\n\ndef similar_elements(test_tup1, test_tup2):\n    return tuple(set(test_tup1) & _as_set(test_tup2))\n\n"
+         "def _as_set(t):\n    return set(t)\n\ndef unused_helper():\n    return math.pi\n",
+         "import math\ndef similar_elements(test_tup1, test_tup2):\n    return tuple(set(test_tup1) & _as_set(test_tup2))\n"
+         "def _as_set(t):\n    return set(t)"},
+    };
+    QrBackend b;
+    QrErr e;
+    assert_int_equal(qr_backend_real(&b, &e), 0);
+    QrPlan *p = malloc(sizeof *p);
+    qr_plan_defaults(p);
+    assert_string_equal(p->postprocess, "evalplus");
+    p->parallel = 2;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        QrRunTaskList tl;
+        assert_int_equal(b.load_tasks(&b, cases[i].genset, &tl, &e), 0);
+        const QrRunTask *t = &tl.tasks[0]; // HumanEval/0, Mbpp/2
+        char *prompt = qr_model_prompt(p->postprocess, t->prompt);
+        char *completion = qr_real_completion(cases[i].genset, cases[i].output);
+        assert_string_equal(completion, cases[i].completion);
+        QrExecResult r;
+        const char *pr = prompt, *co = completion;
+        if (b.evaluate(&b, p, cases[i].genset, 1, &t, &pr, &co, &r, &e)) fail_msg("%s", e.msg);
+        assert_non_null(r.solution);
+        assert_string_equal(r.solution, cases[i].solution);
+        // and it is right: both test sets pass
+        assert_string_equal(r.base.status, "pass");
+        assert_string_equal(r.plus.status, "pass");
+        free(r.solution);
+        // raw: the dataset prompt + completion, nothing recorded as solution
+        snprintf(p->postprocess, sizeof p->postprocess, "raw");
+        if (b.evaluate(&b, p, cases[i].genset, 1, &t, &pr, &co, &r, &e)) fail_msg("%s", e.msg);
+        assert_null(r.solution);
+        // the HumanEval completion still works after the prompt; the MBPP one
+        // is cut right, the docstring before it is harmless
+        assert_string_equal(r.base.status, "pass");
+        snprintf(p->postprocess, sizeof p->postprocess, "evalplus");
+        free(prompt);
+        free(completion);
+        qr_tasklist_free(&tl);
+    }
+    free(p);
+    b.destroy(&b);
+}
+
+// One directory holds one post-processing mode: the keys differ, so a run of
+// the other mode would add a second set of results, not resume; it is
+// refused before any work (exit 2, nothing written, plan.json kept).
+static void test_postprocess_modes_not_mixed(void **st) {
+    (void)st;
+    char d[512], gp[600], pj[600];
+    snprintf(d, sizeof d, "%s/raw-mode", tmp);
+    path_in(gp, sizeof gp, d, "generations.jsonl");
+    path_in(pj, sizeof pj, d, "plan.json");
+    const char *raw[] = {bin, "run", "--backend", "fake", "--model", "fake:a", "--attacks", "clean", "--precisions", "fp32", "--limit", "2",
+                         "--postprocess", "raw", "--out", d, "--quiet", NULL};
+    assert_int_equal(run(raw), 0);
+    assert_int_equal(rt_count_lines(gp), 4);
+    QrStore s;
+    QrErr e;
+    assert_int_equal(qr_store_open(&s, d, 0, &e), 0);
+    assert_non_null(qr_store_get(&s, QR_GEN, "a@6193c5311023|fp32|clean|humaneval|greedy,max=512,seed=0|HumanEval/0|0"));
+    assert_string_equal(str_at(s.lines[QR_GEN][0], "postprocess"), "raw");
+    qr_store_close(&s);
+    char *plan = rt_slurp(pj);
+    assert_non_null(strstr(plan, "\"postprocess\": \"raw\""));
+    const char *evalplus[] = {bin, "run", "--backend", "fake", "--model", "fake:a", "--attacks", "clean", "--precisions", "fp32", "--limit", "2",
+                              "--out", d, "--quiet", NULL};
+    assert_int_equal(run(evalplus), 2);
+    const char *dry[] = {bin, "run", "--backend", "fake", "--model", "fake:a", "--out", d, "--dry-run", NULL};
+    assert_int_equal(run(dry), 2);
+    assert_int_equal(rt_count_lines(gp), 4);
+    char *plan2 = rt_slurp(pj);
+    assert_string_equal(plan, plan2);
+    free(plan2);
+    // The message names the directory, both modes and the way out.
+    assert_int_equal(qr_store_open(&s, d, 0, &e), 0);
+    assert_int_equal(qr_store_check_postprocess(&s, "evalplus", &e), -1);
+    char want[900];
+    snprintf(want, sizeof want, "%s: holds generations post-processed as 'raw' (line 1), this run's are 'evalplus': use another "
+                                "--out or --postprocess raw (one directory holds one mode)", d);
+    assert_string_equal(e.msg, want);
+    assert_int_equal(qr_store_check_postprocess(&s, "raw", &e), 0);
+    qr_store_close(&s);
+    // The same raw run resumes: nothing to do.
+    assert_int_equal(run(raw), 0);
+    assert_int_equal(rt_count_lines(gp), 4);
+    free(plan);
 }
 
 static void test_store_crash_rules(void **st) {
@@ -418,6 +582,7 @@ static void test_bad_input(void **st) {
         {bin, "merge", "/nonexistent/x", "--out", d, NULL},
         {bin, "run", "--backend", "fake", "--model", "fake:a", "--device", "gpu", "--out", d, NULL},
         {bin, "run", "--backend", "fake", "--model", "fake:a", "--device", "cuda", "--out", d, NULL},
+        {bin, "run", "--backend", "fake", "--model", "fake:a", "--postprocess", "bogus", "--out", d, NULL},
     };
     rt_write_text(cfg, "{\"models\": [\"fake:a\"], \"backend\": \"fake\", \"precision\": [\"fp32\", 3.5]}");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -452,7 +617,7 @@ static void test_bad_input(void **st) {
     assert_int_equal(qr_plan_units(p, &u, &nu, &e), 0);
     // per model: fp32 (clean + 2 levels of all) = 3, nf4 5; x 2 datasets x 2 models
     assert_int_equal(nu, (3 + 5) * 2 * 2);
-    assert_string_equal(u[0].id, "x@e9ed68bb4e49|fp32|clean|humaneval|greedy,max=512,seed=0");
+    assert_string_equal(u[0].id, "x@e9ed68bb4e49|fp32|clean|humaneval|greedy,max=512,seed=0,post=evalplus");
     int mine = 0;
     for (int i = 0; i < nu; i++) mine += qr_unit_in_shard(p, &u[i]);
     assert_int_equal(mine, nu / 2);
@@ -473,6 +638,9 @@ static void test_bad_input(void **st) {
 #endif
     assert_int_equal(qr_plan_set(p, "device", "tpu", &e), -1);
     assert_non_null(strstr(e.msg, "cpu, cuda"));
+    assert_int_equal(qr_plan_set(p, "postprocess", "bogus", &e), -1);
+    assert_string_equal(e.msg, "--postprocess: unknown value 'bogus' (one of: evalplus, raw)");
+    assert_string_equal(p->postprocess, "evalplus");
     free(p);
 }
 
@@ -485,6 +653,8 @@ int main(void) {
         cmocka_unit_test(test_kill_and_resume_real),
         cmocka_unit_test(test_shards_merge_real),
         cmocka_unit_test(test_real_completion_cut),
+        cmocka_unit_test(test_evalplus_postprocess),
+        cmocka_unit_test(test_postprocess_modes_not_mixed),
         cmocka_unit_test(test_store_crash_rules),
         cmocka_unit_test(test_bad_input),
     };
