@@ -525,6 +525,28 @@ static void test_postprocess_modes_not_mixed(void **st) {
     free(plan);
 }
 
+// The prompt EvalPlus gives a base model: Python's str.strip() + "\n"
+// (values from Python 3.11), or the prompt as is in raw mode.
+static void test_model_prompt(void **st) {
+    (void)st;
+    struct {
+        const char *in, *out;
+    } cases[] = {
+        {"\n\n  def f():\n    pass\n\n\n", "def f():\n    pass\n"},
+        {"\x1c\xc2\xa0x\xe3\x80\x80", "x\n"},       // U+001C, U+00A0, U+3000 are str.isspace()
+        {"\xe2\x80\x8bx \xc2\x85", "\xe2\x80\x8bx\n"}, // U+200B is not; U+0085 is
+        {" \t\r\x0b\x0c", "\n"},
+        {"", "\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *a = qr_model_prompt("evalplus", cases[i].in), *b = qr_model_prompt("raw", cases[i].in);
+        assert_string_equal(a, cases[i].out);
+        assert_string_equal(b, cases[i].in);
+        free(a);
+        free(b);
+    }
+}
+
 static void test_store_crash_rules(void **st) {
     (void)st;
     char d[512], gp[600];
@@ -653,6 +675,7 @@ int main(void) {
         cmocka_unit_test(test_kill_and_resume_real),
         cmocka_unit_test(test_shards_merge_real),
         cmocka_unit_test(test_real_completion_cut),
+        cmocka_unit_test(test_model_prompt),
         cmocka_unit_test(test_evalplus_postprocess),
         cmocka_unit_test(test_postprocess_modes_not_mixed),
         cmocka_unit_test(test_store_crash_rules),
