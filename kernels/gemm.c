@@ -129,6 +129,11 @@ static inline __attribute__((always_inline)) void tile(QrDType wt, const float *
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
         for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+    // Decode's 8-row tiles prefetch the same line of the next tile's rows (the
+    // hardware prefetcher alone ramps up too late on 8 short streams). Measured
+    // on the Ice Lake VM, 110M model: bf16 decode 54-57% -> 76-78% of the read
+    // bandwidth, f32 91% -> 93-95% (16 rows ahead: no better; 1-4 KB ahead: worse).
+    const size_t pf = (size_t)8 * in * wsize(wt);
     int k = 0;
     // Unrolled (same accumulators, same order): fewer loop µops per row lets
     // the core keep more rows' FMA chains in flight.
@@ -137,6 +142,10 @@ static inline __attribute__((always_inline)) void tile(QrDType wt, const float *
         __m256 xv[4];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_ps(xr[r] + k);
+        if (C == 8 && R == 1 && k % (int)(64 / wsize(wt)) == 0) {
+#pragma GCC unroll 8
+            for (int c = 0; c < C; c++) _mm_prefetch((const char *)wr[c] + (size_t)k * wsize(wt) + pf, _MM_HINT_T0);
+        }
 #pragma GCC unroll 8
         for (int c = 0; c < C; c++) {
             __m256 wv = load_w8(wt, wr[c], k);
