@@ -235,7 +235,11 @@ static int run_unit(const QrPlan *p, QrBackend *b, QrStore *s, const QrUnit *u, 
                 // The text the model received: an attacked prompt is recorded
                 // with the generation (as received), a clean one is the task's.
                 pp[j] = qr_cond_is_prompt_attack(c) ? json_string_value(json_object_get(g, "prompt")) : NULL;
-                if (!pp[j] && qr_cond_is_prompt_attack(c)) { qr_fail(e, "%s/generations.jsonl: line %s has no prompt", s->dir, key); ok = 0; break; }
+                if (!pp[j] && qr_cond_is_prompt_attack(c)) {
+                    qr_fail(e, "%s/generations.jsonl: line %s has no prompt", s->dir, key);
+                    ok = 0;
+                    break;
+                }
                 if (!pp[j]) pp[j] = owned[j] = qr_model_prompt(p->postprocess, t->prompt);
             }
             if (!ok) break;
@@ -312,9 +316,9 @@ int qr_store_check_postprocess(const QrStore *s, const char *mode, QrErr *e) {
         // ("evalplus-humaneval", "evalplus-mbpp") or nothing: that is raw.
         const char *m = v && qr_postprocess_valid(v) ? v : "raw";
         if (strcmp(m, mode))
-            return qr_fail(e, "%s: holds generations post-processed as '%s' (line %d), this run's are '%s': use another --out "
+            return qr_fail(e, "%s: holds generations post-processed as '%s', this run's are '%s': use another --out "
                               "or --postprocess %s (one directory holds one mode)",
-                           s->dir, m, i + 1, mode, m);
+                           s->dir, m, mode, m);
     }
     return 0;
 }

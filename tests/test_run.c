@@ -207,7 +207,8 @@ static void test_whole_matrix_real(void **state) {
     assert_true(!strncmp(p2, "\n\ndef truncate_number(", 22));
     char *recv = qr_model_prompt("evalplus", p2);
     assert_string_equal(recv, p2 + 2);
-    json_t *g2 = qr_store_get(&s, QR_GEN, "stories260K@25bfdf5fb49f|fp32|clean|humaneval|greedy,max=6,seed=0,post=evalplus|HumanEval/2|0");
+    json_t *g2 = qr_store_get(&s, QR_GEN, "stories260K@25bfdf5fb49f|fp32|clean|humaneval|greedy,max=6,seed=0,post=evalplus|"
+                                          "HumanEval/2|0");
     assert_non_null(g2);
     qr_sha256_hex(recv, strlen(recv), sha);
     assert_string_equal(str_at(g2, "prompt_sha256"), sha);
@@ -258,8 +259,10 @@ static void test_whole_matrix_real(void **state) {
             n_fail++;
         } else {
             char want[100];
-            snprintf(want, sizeof want, "loading the solution raised KeyError: '%s'",
-                     !strcmp(task, "HumanEval/0") ? "has_close_elements" : !strcmp(task, "Mbpp/2") ? "similar_elements" : "is_not_prime");
+            const char *entry = !strcmp(task, "HumanEval/0") ? "has_close_elements"
+                                : !strcmp(task, "Mbpp/2")      ? "similar_elements"
+                                                               : "is_not_prime";
+            snprintf(want, sizeof want, "loading the solution raised KeyError: '%s'", entry);
             assert_string_equal(str_at(base, "status"), "error");
             assert_string_equal(str_at(base, "detail"), want);
             if (!strcmp(task, "HumanEval/0")) assert_string_equal(sol, "from typing import List");
@@ -489,8 +492,8 @@ static void test_postprocess_modes_not_mixed(void **st) {
     snprintf(d, sizeof d, "%s/raw-mode", tmp);
     path_in(gp, sizeof gp, d, "generations.jsonl");
     path_in(pj, sizeof pj, d, "plan.json");
-    const char *raw[] = {bin, "run", "--backend", "fake", "--model", "fake:a", "--attacks", "clean", "--precisions", "fp32", "--limit", "2",
-                         "--postprocess", "raw", "--out", d, "--quiet", NULL};
+    const char *raw[] = {bin, "run", "--backend", "fake", "--model", "fake:a", "--attacks", "clean", "--precisions", "fp32",
+                         "--limit", "2", "--postprocess", "raw", "--out", d, "--quiet", NULL};
     assert_int_equal(run(raw), 0);
     assert_int_equal(rt_count_lines(gp), 4);
     QrStore s;
@@ -501,8 +504,8 @@ static void test_postprocess_modes_not_mixed(void **st) {
     qr_store_close(&s);
     char *plan = rt_slurp(pj);
     assert_non_null(strstr(plan, "\"postprocess\": \"raw\""));
-    const char *evalplus[] = {bin, "run", "--backend", "fake", "--model", "fake:a", "--attacks", "clean", "--precisions", "fp32", "--limit", "2",
-                              "--out", d, "--quiet", NULL};
+    const char *evalplus[] = {bin, "run", "--backend", "fake", "--model", "fake:a", "--attacks", "clean", "--precisions",
+                              "fp32", "--limit", "2", "--out", d, "--quiet", NULL};
     assert_int_equal(run(evalplus), 2);
     const char *dry[] = {bin, "run", "--backend", "fake", "--model", "fake:a", "--out", d, "--dry-run", NULL};
     assert_int_equal(run(dry), 2);
@@ -514,7 +517,7 @@ static void test_postprocess_modes_not_mixed(void **st) {
     assert_int_equal(qr_store_open(&s, d, 0, &e), 0);
     assert_int_equal(qr_store_check_postprocess(&s, "evalplus", &e), -1);
     char want[900];
-    snprintf(want, sizeof want, "%s: holds generations post-processed as 'raw' (line 1), this run's are 'evalplus': use another "
+    snprintf(want, sizeof want, "%s: holds generations post-processed as 'raw', this run's are 'evalplus': use another "
                                 "--out or --postprocess raw (one directory holds one mode)", d);
     assert_string_equal(e.msg, want);
     assert_int_equal(qr_store_check_postprocess(&s, "raw", &e), 0);
