@@ -174,6 +174,9 @@ int cmd_evaluate(int argc, char **argv) {
             entries[i] = p->entry_point;
         }
         int src = qr_evaluator_sanitize(ev, progs, entries, n, clean, &e);
+        if (!src && qr_evaluator_sanitize_failures(ev))
+            fprintf(stderr, "qrobust evaluate: warning: the sanitizer failed on %zu of %zu programs; they are judged as "
+                            "given\n", qr_evaluator_sanitize_failures(ev), n);
         for (size_t i = 0; i < n; i++) free(owned[i]);
         free(progs), free(entries), free(owned);
         if (src) {

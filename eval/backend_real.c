@@ -257,7 +257,11 @@ static int real_evaluate(QrBackend *b, const QrPlan *p, const char *genset, int 
     if (!sm || !res || !ids || !sol) rc = qr_fail(e, "out of memory");
     for (int i = 0; i < n && !rc; i++) ids[i] = tasks[i]->task_id;
     int evalplus = !strcmp(p->postprocess, "evalplus");
+    size_t failed = r->ev[g] ? qr_evaluator_sanitize_failures(r->ev[g]) : 0;
     if (!rc && evalplus) rc = qr_evalplus_solutions(r->ev[g], &r->ds[g], (size_t)n, ids, prompts, completions, sol, e);
+    if (!rc && evalplus && qr_evaluator_sanitize_failures(r->ev[g]) > failed)
+        fprintf(stderr, "qrobust run: warning: the sanitizer failed on %zu of %d %s programs; they are judged "
+                        "unsanitized\n", qr_evaluator_sanitize_failures(r->ev[g]) - failed, n, genset);
     for (int i = 0; i < n && !rc; i++)
         sm[i] = evalplus ? (QrSample){ids[i], sol[i], NULL} : (QrSample){ids[i], NULL, completions[i]};
     if (!rc) rc = qr_evaluator_run(r->ev[g], sm, (size_t)n, res, e);

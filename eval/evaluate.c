@@ -65,6 +65,7 @@ struct QrEvaluator {
     QrGroundTruthInfo gt;
     int parallel;
     int job_base;
+    size_t sanitize_failures; // programs qr_evaluator_sanitize returned unchanged
 };
 
 static int n_sets(const QrEvaluator *ev) { return qr_dataset_is_plus(ev->ds->kind) ? 2 : 1; }
@@ -968,6 +969,7 @@ int qr_evaluator_sanitize(QrEvaluator *ev, const char *const *programs, const ch
             v = pv_unmarshal(&a, j->gblob.s + j->goff[idx], end - j->goff[idx], NULL, NULL);
         }
         // the sanitizer never fails a program: when it cannot, the text stays as it was
+        if (!(v && v->kind == PV_STR)) ev->sanitize_failures++;
         out[i] = v && v->kind == PV_STR ? strdup(v->u.s) : strdup(programs[i]);
         qr_arena_free(&a);
     }
@@ -978,6 +980,8 @@ int qr_evaluator_sanitize(QrEvaluator *ev, const char *const *programs, const ch
     free(jobs), free(blobs);
     return rc;
 }
+
+size_t qr_evaluator_sanitize_failures(const QrEvaluator *ev) { return ev->sanitize_failures; }
 
 double qr_results_pass_at_k(const QrDataset *ds, const QrSampleResult *r, size_t n, int plus, int k) {
     int *tot = calloc(ds->n_tasks, sizeof *tot), *cor = calloc(ds->n_tasks, sizeof *cor);

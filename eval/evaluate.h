@@ -104,10 +104,14 @@ void qr_sample_result_free(QrSampleResult *r);
 // programs, in sandboxed workers (the text is parsed, never run): the longest
 // syntactically valid run of lines, reduced to its top-level imports and the
 // functions / classes / assignments reachable from the entry point. out[i]
-// is malloc'd; a program the sanitizer cannot handle is returned unchanged.
+// is malloc'd; a program the sanitizer cannot handle (its worker crashed or
+// ran out of time) is returned unchanged and counted: callers say so, since
+// EvalPlus would have judged the sanitized text.
 // entry_points may be NULL (keep every definition).
 int qr_evaluator_sanitize(QrEvaluator *ev, const char *const *programs, const char *const *entry_points, size_t n,
                           char **out, QrErr *e);
+// How many programs qr_evaluator_sanitize has returned unchanged so far.
+size_t qr_evaluator_sanitize_failures(const QrEvaluator *ev);
 const QrSandboxInfo *qr_evaluator_sandbox(const QrEvaluator *ev);
 const QrGroundTruthInfo *qr_evaluator_ground_truth(const QrEvaluator *ev);
 // The CPU time limit of a test (seconds), for reports and tests.

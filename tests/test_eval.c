@@ -423,11 +423,18 @@ static void test_sanitize_matches_evalplus(void **st) {
     char *out[64];
     QrErr e;
     assert_int_equal(qr_evaluator_sanitize(ev, texts, entries, n, out, &e), 0);
+    assert_int_equal(qr_evaluator_sanitize_failures(ev), 0);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(out[i], want[i])) fail_msg("case %zu: got\n%s\nwant\n%s", i, out[i], want[i]);
         free(out[i]);
         json_decref(rows[i]);
     }
+    // Text Python cannot decode reaches no sanitizer: returned as given, and counted.
+    const char *bad[] = {"def f():\n    return '\xff'\n\nprint(1)\n"};
+    assert_int_equal(qr_evaluator_sanitize(ev, bad, NULL, 1, out, &e), 0);
+    assert_string_equal(out[0], bad[0]);
+    assert_int_equal(qr_evaluator_sanitize_failures(ev), 1);
+    free(out[0]);
     qr_evaluator_close(ev);
     qr_dataset_free(&ds);
 }
