@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/gemm.h"
+#include "kernels/qisa.h"
 #include "runtime/model.h"
 #include "util/membw.h"
 #include "util/timer.h"
@@ -151,6 +152,18 @@ int main(int argc, char **argv) {
     qr_gemm_set_decode_rows(0);
     printf("  decode rows at a time: %d (this CPU's default) %.1f tok/s, %d: %.1f tok/s -> default/other %.2fx\n", rows,
            r32.decode_tps, other, ro.decode_tps, r32.decode_tps / ro.decode_tps);
+    // The prefill tiles at the AVX2 level, side by side, where the CPU has AVX-512.
+    if (qr_qisa() == QR_ISA_AVX512) {
+        Result ra;
+        setenv("QROBUST_SIMD", "avx2", 1);
+        qr_qisa_reset();
+        printf("  f32 with the AVX2 kernels (QROBUST_SIMD=avx2):\n");
+        if (run(QR_DT_F32, reps, &ra)) return 1;
+        unsetenv("QROBUST_SIMD");
+        qr_qisa_reset();
+        printf("  prefill f32: AVX-512 tiles %.1f tok/s, AVX2 tiles %.1f tok/s -> %.2fx\n", r32.prefill_tps,
+               ra.prefill_tps, r32.prefill_tps / ra.prefill_tps);
+    }
     free(buf);
     return 0;
 }

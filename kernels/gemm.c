@@ -1,4 +1,5 @@
 #include "kernels/gemm.h"
+#include "kernels/qisa.h"
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -205,6 +206,126 @@ TILE_SET(QR_DT_F32, f32)
 TILE_SET(QR_DT_BF16, bf16)
 TILE_SET(QR_DT_F16, f16)
 
+// ---- AVX-512 prefill / batch -------------------------------------------------
+// One 16-lane FMA serves two activation rows against one weight row: lanes
+// 0-7 are row r's eight lane sums, lanes 8-15 row r+1's, each the same chain as
+// in the AVX2 tiles (k % 8 == lane, increasing k, from +0, the same zero-padded
+// tail), so the bits are those of the reference. x is packed once per call into
+// row pairs, [pair][k / 8][row of the pair][8] (zero-padded to a multiple of 8
+// in k and to an even row count); each weight chunk of 8 is loaded into both
+// halves. Tiles of 3 pairs x 8 weight rows: 24 accumulators + 3 x + 1 w of the
+// 32 registers. Taken when the CPU has AVX-512 (kernels/qisa.h) and n > 1;
+// measured on the Ice Lake VM: see bench/RESULTS.md (engine section).
+#if defined(__GNUC__) || defined(__clang__)
+#define QR_GEMM_AVX512 1
+#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+// Eight weights from element k of a row (k + 8 <= in), in both halves.
+AVX512_FN static inline __attribute__((always_inline)) __m512 load_w16(QrDType wt, const void *row, int k) {
+    switch (wt) {
+    case QR_DT_BF16: {
+        const __m256i h = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + k)));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    case QR_DT_F16:
+        return _mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + k))));
+    default: return _mm512_broadcast_f32x8(_mm256_loadu_ps((const float *)row + k));
+    }
+}
+
+// The last, partial chunk of 8 (m < 8 weights), zero-padded, in both halves.
+AVX512_FN static inline __m512 load_w16_tail(QrDType wt, const void *row, int k, int m) {
+    float t[8] = {0};
+    for (int j = 0; j < m; j++) t[j] = w_at(wt, row, (size_t)k + j);
+    return _mm512_broadcast_f32x8(_mm256_loadu_ps(t));
+}
+
+AVX512_FN static inline float hsum8_512lo(__m512 v) { return hsum8(_mm512_castps512_ps256(v)); }
+AVX512_FN static inline float hsum8_512hi(__m512 v) { return hsum8(_mm512_extractf32x8_ps(v, 1)); }
+
+// P row pairs (from pair p0) x C weight rows (from c0). xp: packed x, kc
+// chunks of 8 per pair (the last possibly partial: `in` says).
+AVX512_FN static inline __attribute__((always_inline)) void tile512(QrDType wt, const float *xp, int kc, int in,
+                                                                    const void *W, int out, int n, int p0, int c0,
+                                                                    float *y, const int P, const int C) {
+    __m512 acc[3][8];
+    const void *wr[8];
+#pragma GCC unroll 8
+    for (int c = 0; c < C; c++) wr[c] = (const char *)W + (size_t)(c0 + c) * in * wsize(wt);
+#pragma GCC unroll 3
+    for (int p = 0; p < P; p++)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) acc[p][c] = _mm512_setzero_ps();
+    const int full = in / 8;
+    for (int q = 0; q < kc; q++) {
+        __m512 xv[3];
+#pragma GCC unroll 3
+        for (int p = 0; p < P; p++) xv[p] = _mm512_loadu_ps(xp + ((size_t)(p0 + p) * kc + q) * 16);
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            const __m512 wv = q < full ? load_w16(wt, wr[c], 8 * q) : load_w16_tail(wt, wr[c], 8 * q, in - 8 * q);
+#pragma GCC unroll 3
+            for (int p = 0; p < P; p++) acc[p][c] = _mm512_fmadd_ps(xv[p], wv, acc[p][c]);
+        }
+    }
+#pragma GCC unroll 3
+    for (int p = 0; p < P; p++) {
+        const int r = 2 * (p0 + p);
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            y[(size_t)r * out + c0 + c] = hsum8_512lo(acc[p][c]);
+            if (r + 1 < n) y[(size_t)(r + 1) * out + c0 + c] = hsum8_512hi(acc[p][c]);
+        }
+    }
+}
+
+// Output rows [c_begin, c_end) for all n activation rows: weight-row blocks
+// that stay in L2 while every pair tile passes over them, as gemm_rows.
+AVX512_FN static inline __attribute__((always_inline)) void rows512(QrDType wt, const float *xp, int kc, int in,
+                                                                    const void *W, int out, int n, int c_begin,
+                                                                    int c_end, float *y) {
+    const int np = (n + 1) / 2, CB = 64;
+    for (int cb = c_begin; cb < c_end; cb += CB) {
+        const int ce = cb + CB < c_end ? cb + CB : c_end;
+        for (int p = 0; p < np; p += 3) {
+            const int P = np - p >= 3 ? 3 : np - p;
+            int c = cb;
+            for (; c + 8 <= ce; c += 8) {
+                if (P == 3) tile512(wt, xp, kc, in, W, out, n, p, c, y, 3, 8);
+                else if (P == 2) tile512(wt, xp, kc, in, W, out, n, p, c, y, 2, 8);
+                else tile512(wt, xp, kc, in, W, out, n, p, c, y, 1, 8);
+            }
+            for (; c < ce; c++) {
+                if (P == 3) tile512(wt, xp, kc, in, W, out, n, p, c, y, 3, 1);
+                else if (P == 2) tile512(wt, xp, kc, in, W, out, n, p, c, y, 2, 1);
+                else tile512(wt, xp, kc, in, W, out, n, p, c, y, 1, 1);
+            }
+        }
+    }
+}
+
+// One instantiation per weight format (the format a constant inside).
+#define ROWS512(DT, S)                                                                                         \
+    AVX512_FN static void rows512_##S(const float *xp, int kc, int in, const void *W, int out, int n, int cb,   \
+                                      int ce, float *y) {                                                      \
+        rows512(DT, xp, kc, in, W, out, n, cb, ce, y);                                                         \
+    }
+ROWS512(QR_DT_F32, f32)
+ROWS512(QR_DT_BF16, bf16)
+ROWS512(QR_DT_F16, f16)
+
+// x[n, in] packed as [pair][chunk of 8][row of the pair][8], zero-padded; NULL
+// if out of memory (the caller then takes the AVX2 path).
+static float *pack_pairs(const float *x, int n, int in, int kc) {
+    const int np = (n + 1) / 2;
+    float *xp = calloc((size_t)np * kc * 16, sizeof *xp);
+    if (!xp) return NULL;
+    for (int r = 0; r < n; r++)
+        for (int k = 0; k < in; k++) xp[((size_t)(r / 2) * kc + k / 8) * 16 + (r % 2) * 8 + k % 8] = x[(size_t)r * in + k];
+    return xp;
+}
+#endif
+
 // Output rows [c_begin, c_end) for all n activation rows.
 static void gemm_rows(const TileSet *T, const void *W, int out, int in, const float *x, int n, float *y,
                       int c_begin, int c_end) {
@@ -236,6 +357,11 @@ static void gemm_rows(const TileSet *T, const void *W, int out, int in, const fl
 
 void qr_gemm(QrDType wt, const void *W, int out, int in, const float *x, int n, float *y) {
     const TileSet *T = wt == QR_DT_BF16 ? &TILES_bf16 : wt == QR_DT_F16 ? &TILES_f16 : &TILES_f32;
+    float *xp = NULL; // packed row pairs: the AVX-512 path (n > 1)
+    const int kc = (in + 7) / 8;
+#ifdef QR_GEMM_AVX512
+    if (n > 1 && qr_qisa() == QR_ISA_AVX512) xp = pack_pairs(x, n, in, kc);
+#endif
     // Split output rows evenly (in multiples of 8) across threads: each output
     // element is computed by one thread, so the thread count never changes bits.
 #pragma omp parallel
@@ -248,8 +374,14 @@ void qr_gemm(QrDType wt, const void *W, int out, int in, const float *x, int n, 
         int units = (out + 7) / 8;
         int ub = (int)((long)units * t / nt), ue = (int)((long)units * (t + 1) / nt);
         int cb = ub * 8, ce = ue * 8 < out ? ue * 8 : out;
-        if (cb < ce) gemm_rows(T, W, out, in, x, n, y, cb, ce);
+        if (cb < ce && !xp) gemm_rows(T, W, out, in, x, n, y, cb, ce);
+#ifdef QR_GEMM_AVX512
+        if (cb < ce && xp)
+            (wt == QR_DT_BF16 ? rows512_bf16 : wt == QR_DT_F16 ? rows512_f16 : rows512_f32)(xp, kc, in, W, out, n, cb,
+                                                                                            ce, y);
+#endif
     }
+    free(xp);
 }
 
 float qr_dot(const float *a, const float *b, int n) {

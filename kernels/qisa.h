@@ -1,5 +1,5 @@
 // Which SIMD level the quantized kernels (kernels/nf4_matmul.c,
-// kernels/int8_matmul.c) use. AVX2+FMA is the build baseline
+// kernels/int8_matmul.c) and the float prefill tiles (kernels/gemm.c) use. AVX2+FMA is the build baseline
 // (-march=x86-64-v3); AVX-512 paths are compiled with function target
 // attributes and taken only when the CPU reports AVX-512 F/BW/VL/DQ.
 // QROBUST_SIMD=avx2 or QROBUST_SIMD=scalar in the environment caps the level

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/gemm.h"
+#include "kernels/qisa.h"
 #include "runtime/model.h"
 
 #define STORIES "tests/fixtures/stories260K/stories260K.gguf"
@@ -214,7 +215,7 @@ static void test_gemm_matches_reference(void **st) {
     uint64_t s = 42;
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
         for (size_t di = 0; di < 3; di++)
-            for (int n = 1; n <= 8; n++) {
+            for (int n = 1; n <= 14; n += n < 8 ? 1 : 5) { // 1..8, 13: every pair-tile edge
                 int out = shapes[si][0], in = shapes[si][1];
                 QrDType dt = dts[di];
                 size_t es = qr_dtype_size(dt);
@@ -233,15 +234,23 @@ static void test_gemm_matches_reference(void **st) {
                     x[i] = (float)((int32_t)(s >> 33) % 20000) / 7000.0f;
                 }
                 qr_gemm_ref(dt, W, out, in, x, n, y2);
-                // Both decode row groupings (kernels/gemm.h) give the reference's bits.
-                for (int rows = 1; rows <= 8; rows += 7) {
-                    qr_gemm_set_decode_rows(rows);
-                    assert_int_equal(qr_gemm_decode_rows(), rows);
-                    qr_gemm(dt, W, out, in, x, n, y1);
-                    if (memcmp(y1, y2, (size_t)n * out * 4))
-                        fail_msg("gemm %s out=%d in=%d n=%d (decode rows %d) differs from the reference",
-                                 qr_dtype_name(dt), out, in, n, rows);
+                // Both decode row groupings (kernels/gemm.h) and every SIMD level of
+                // this CPU (AVX-512 prefill tiles, AVX2) give the reference's bits.
+                for (int lv = 0; lv < 2; lv++) {
+                    if (lv) setenv("QROBUST_SIMD", "avx2", 1);
+                    else unsetenv("QROBUST_SIMD");
+                    qr_qisa_reset();
+                    for (int rows = 1; rows <= 8; rows += 7) {
+                        qr_gemm_set_decode_rows(rows);
+                        assert_int_equal(qr_gemm_decode_rows(), rows);
+                        qr_gemm(dt, W, out, in, x, n, y1);
+                        if (memcmp(y1, y2, (size_t)n * out * 4))
+                            fail_msg("gemm %s out=%d in=%d n=%d (%s, decode rows %d) differs from the reference",
+                                     qr_dtype_name(dt), out, in, n, qr_qisa_name(), rows);
+                    }
                 }
+                unsetenv("QROBUST_SIMD");
+                qr_qisa_reset();
                 qr_gemm_set_decode_rows(0);
                 // and the reference is a dot product within float rounding
                 for (int r = 0; r < n; r++)
