@@ -55,11 +55,15 @@ static const Study FAKE = {
 // other cost far more than they compute.
 static const Study REAL = {
     "real",
-    {"--model", "tests/fixtures/stories260K/stories260K.gguf", "--precisions", "fp32,nf4", "--attacks",
-     "clean,char,word,gaussian", "--noise-levels", "3e-2", "--noise-targets", "all,pre-quant,post-quant", "--limit", "2",
-     "--max-new-tokens", "6", "--parallel", "2", "--threads", "1", NULL},
-    // (fp32: clean, char, word, gaussian all; nf4: clean, char, word + gaussian x 3 targets) x 2 datasets x 2 tasks
-    (4 + 6) * 2 * 2, NULL};
+    {"--model", "tests/fixtures/stories260K/stories260K.gguf", "--precisions", "fp32,int8,nf4", "--attacks",
+     "clean,char,word,gaussian,uniform", "--noise-levels", "3e-2", "--noise-targets",
+     "all,unquantized-only,pre-quant,post-quant", "--limit", "2", "--max-new-tokens", "6", "--parallel", "2",
+     "--threads", "1", NULL},
+    // The study's whole matrix but the sentence attack (it needs apertium or an
+    // mBART checkpoint; the fake study covers it): (fp32: clean, char, word,
+    // gaussian and uniform on all weights; int8 and nf4 each: clean, char, word +
+    // 2 kinds x 4 targets) x 2 datasets x 2 tasks
+    (5 + 2 * 11) * 2 * 2, NULL};
 
 // argv: bin run <study args> <extra...> NULL
 static void study_argv(const char **argv, const Study *st, const char *const *extra) {
@@ -236,7 +240,7 @@ static void test_whole_matrix_real(void **state) {
     // which returns None (fail), and an MBPP prompt is a docstring with no
     // function at all (error). The plus verdict repeats the failed base one
     // (EvalPlus's "+" score needs both).
-    int n_he = 0, n_mbpp = 0, n_fail = 0;
+    int n_he = 0, n_mbpp = 0, n_fail = 0, n_name_error = 0, n_key_error = 0;
     for (int i = 0; i < s.n[QR_EXEC]; i++) {
         json_t *x = s.lines[QR_EXEC][i];
         json_t *g = qr_store_get(&s, QR_GEN, str_at(x, "key"));
@@ -253,10 +257,21 @@ static void test_whole_matrix_real(void **state) {
         if (!strcmp(task, "HumanEval/2")) {
             // The docstring may carry the char/word attack; the code is the prompt's.
             assert_true(!strncmp(sol, "def truncate_number(number: float) -> float:\n    \"\"\" ", 53));
-            assert_true(ends_with(sol, "    0.5\n    \"\"\""));
-            assert_string_equal(str_at(base, "status"), "fail");
-            assert_string_equal(str_at(base, "detail"), "input 0: expected 0.5 (within atol), got None");
-            n_fail++;
+            assert_non_null(strstr(sol, "    0.5\n    \"\"\""));
+            // Under uniform noise the model's first line can start at column 0
+            // ("Surse, but", "\"Sure,\""): a valid top-level statement, which
+            // EvalPlus's sanitizer keeps after the function. A bare name raises
+            // at load; anything else leaves the fail.
+            if (!strcmp(str_at(base, "status"), "fail")) {
+                assert_string_equal(str_at(base, "detail"), "input 0: expected 0.5 (within atol), got None");
+                n_fail++;
+            } else {
+                assert_string_equal(str_at(base, "status"), "error");
+                const char *pre = "loading the solution raised NameError: name '";
+                assert_true(!strncmp(str_at(base, "detail"), pre, strlen(pre)));
+                assert_false(ends_with(sol, "    0.5\n    \"\"\""));
+                n_name_error++;
+            }
         } else {
             char want[100];
             const char *entry = !strcmp(task, "HumanEval/0") ? "has_close_elements"
@@ -264,15 +279,27 @@ static void test_whole_matrix_real(void **state) {
                                                                : "is_not_prime";
             snprintf(want, sizeof want, "loading the solution raised KeyError: '%s'", entry);
             assert_string_equal(str_at(base, "status"), "error");
-            assert_string_equal(str_at(base, "detail"), want);
-            if (!strcmp(task, "HumanEval/0")) assert_string_equal(sol, "from typing import List");
-            else assert_true(!strncmp(sol, "\"\"\"\n", 4) && !strstr(sol, "def ")); // docstrings only
+            if (!strcmp(str_at(base, "detail"), want)) {
+                if (!strcmp(task, "HumanEval/0")) assert_string_equal(sol, "from typing import List");
+                else assert_true(!strncmp(sol, "\"\"\"\n", 4) && !strstr(sol, "def ")); // docstrings only
+                n_key_error++;
+            } else {
+                // a bare name at column 0 kept as a statement, as above
+                const char *pre = "loading the solution raised NameError: name '";
+                assert_true(!strncmp(str_at(base, "detail"), pre, strlen(pre)));
+                n_name_error++;
+            }
         }
         assert_true(json_equal(base, plus));
     }
     assert_int_equal(n_he, REAL.lines / 2);
     assert_int_equal(n_mbpp, REAL.lines / 2);
-    assert_int_equal(n_fail, REAL.lines / 4);
+    // Of the 27 conditions per task: HumanEval/2 fails 24 times and raises
+    // NameError 3 times (fp32 and int8 uniform on all weights, int8 uniform
+    // unquantized-only); Mbpp/2 raises NameError once; the rest KeyError.
+    assert_int_equal(n_fail, 24);
+    assert_int_equal(n_name_error, 4);
+    assert_int_equal(n_key_error, 3 * REAL.lines / 4 - 1);
     qr_store_close(&s);
     // The report from these lines: pass@1 0 on both tasks.
     char csv[600];
