@@ -1,5 +1,6 @@
 // Helpers shared by the tests that drive the qrobust binary and read back the
-// results directories it writes (tests/test_run.c, tests/test_report.c):
+// results directories it writes (tests/test_run.c, tests/test_report.c, and
+// rt_capture for tests/test_cli_engine.c, tests/test_tok_cli.c):
 // finding the binary, running it, reading files, comparing stores. Include
 // after <cmocka.h> (rt_canon asserts).
 #pragma once
@@ -71,6 +72,25 @@ static inline int rt_sh(const char *fmt, ...) {
 }
 
 // The file's bytes, NUL-terminated (malloc'd); NULL if unreadable.
+// Runs a shell command: its exit status (as pclose returns it), its stdout in
+// *out (malloc'd, NUL-terminated; NULL if it could not start) and, when len is
+// not NULL, the stdout's length.
+static inline int rt_capture(const char *cmd, char **out, size_t *len) {
+    FILE *p = popen(cmd, "r");
+    *out = NULL;
+    if (!p) return -1;
+    size_t cap = 1 << 16, n = 0, got;
+    char *b = malloc(cap);
+    while ((got = fread(b + n, 1, cap - n - 1, p)) > 0) {
+        n += got;
+        if (n + 1 == cap) b = realloc(b, cap *= 2);
+    }
+    b[n] = 0;
+    *out = b;
+    if (len) *len = n;
+    return pclose(p);
+}
+
 static inline char *rt_slurp(const char *path) {
     char *b;
     size_t n;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "tests/run_util.h"
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,18 +28,8 @@ static int run(const char *args, char **out, char **err) {
     if (!bin) bin = "./qrobust";
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s' %s 2>/tmp/qr_cli_engine_err", bin, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    size_t got;
-    while ((got = fread(b + n, 1, cap - n - 1, p)) > 0) {
-        n += got;
-        if (n + 1 == cap) b = realloc(b, cap *= 2);
-    }
-    b[n] = 0;
-    int st = pclose(p);
-    *out = b;
+    int st = rt_capture(cmd, out, NULL);
+    assert_non_null(*out);
     if (err) {
         FILE *f = fopen("/tmp/qr_cli_engine_err", "rb");
         char *eb = calloc(1, 4096);

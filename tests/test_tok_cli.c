@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "tests/run_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +30,8 @@ static int run(const char *args, const char *in, size_t in_len, char **out, size
     close(fe);
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s tokenize %s < %s 2> %s", bin(), args, inp, errp);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    size_t got;
-    while ((got = fread(b + n, 1, cap - n - 1, p)) > 0) {
-        n += got;
-        if (n + 1 >= cap) b = realloc(b, cap *= 2);
-    }
-    b[n] = 0;
-    int st = pclose(p);
-    *out = b;
-    if (out_len) *out_len = n;
+    int st = rt_capture(cmd, out, out_len);
+    assert_non_null(*out);
     if (err_out) {
         size_t el;
         QrErr e;
