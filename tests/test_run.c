@@ -241,6 +241,7 @@ static void test_whole_matrix_real(void **state) {
     // function at all (error). The plus verdict repeats the failed base one
     // (EvalPlus's "+" score needs both).
     int n_he = 0, n_mbpp = 0, n_fail = 0, n_name_error = 0, n_key_error = 0;
+    static const char NAME_ERROR[] = "loading the solution raised NameError: name '";
     for (int i = 0; i < s.n[QR_EXEC]; i++) {
         json_t *x = s.lines[QR_EXEC][i];
         json_t *g = qr_store_get(&s, QR_GEN, str_at(x, "key"));
@@ -267,8 +268,7 @@ static void test_whole_matrix_real(void **state) {
                 n_fail++;
             } else {
                 assert_string_equal(str_at(base, "status"), "error");
-                const char *pre = "loading the solution raised NameError: name '";
-                assert_true(!strncmp(str_at(base, "detail"), pre, strlen(pre)));
+                assert_true(!strncmp(str_at(base, "detail"), NAME_ERROR, strlen(NAME_ERROR)));
                 assert_false(ends_with(sol, "    0.5\n    \"\"\""));
                 n_name_error++;
             }
@@ -285,8 +285,7 @@ static void test_whole_matrix_real(void **state) {
                 n_key_error++;
             } else {
                 // a bare name at column 0 kept as a statement, as above
-                const char *pre = "loading the solution raised NameError: name '";
-                assert_true(!strncmp(str_at(base, "detail"), pre, strlen(pre)));
+                assert_true(!strncmp(str_at(base, "detail"), NAME_ERROR, strlen(NAME_ERROR)));
                 n_name_error++;
             }
         }
