@@ -4,7 +4,9 @@
 // reordered once per call to match: xp[b*64 + p*8 + d] = x[b*64 + 8d + (p^1)].
 // AVX2 looks the 16 levels up from two 8-float registers (vpermps on the low 3
 // bits, blendv on bit 3 moved to the sign bit); AVX-512 does it with one
-// 16-lane vpermps over two blocks at once.
+// 16-lane vpermps over two blocks at once. The block scales of a row are
+// decoded ahead, SC_CHUNK at a time, into a small array that the vector loop
+// reads with broadcast loads (no shuffle-port work per block).
 #ifndef __clang__
 #pragma GCC optimize("fp-contract=off") // the reference spells out every fma
 #endif
@@ -36,28 +38,25 @@ static inline int canonical(const QrNF4 *w, QrComputeType ct) {
 // Row r in the canonical order (cols % 64 == 0).
 static float dot_canonical(const QrNF4 *w, int64_t r, const float *x) {
     const int64_t nb = w->cols / QR_NF4_BLOCK;
-    float acc[8] = {0};
+    float acc[2][8] = {{0}};
     for (int64_t b = 0; b < nb; b++) {
-        float s;
-        qr_nf4_block_scales(w, r * nb + b, 1, &s);
+        float sc;
+        qr_nf4_block_scales(w, r * nb + b, 1, &sc);
         const uint8_t *pb = w->packed + (r * w->cols + b * QR_NF4_BLOCK) / 2;
         const float *xb = x + b * QR_NF4_BLOCK;
         for (int d = 0; d < 8; d++) {
-            float s0 = 0.0f, s1 = 0.0f;
+            float s = 0.0f;
             for (int p = 0; p < 8; p++) {
                 const uint8_t byte = pb[4 * d + p / 2];
                 const float c = w->code[(p & 1) ? byte >> 4 : byte & 15];
-                const float xv = xb[8 * d + (p ^ 1)];
-                if (p & 1) s1 = fmaf(c, xv, s1);
-                else s0 = fmaf(c, xv, s0);
+                s = fmaf(c, xb[8 * d + (p ^ 1)], s);
             }
-            const float t = s0 + s1;
-            acc[d] = fmaf(t, s, acc[d]);
+            acc[b & 1][d] = fmaf(s, sc, acc[b & 1][d]);
         }
     }
-    const float a = (acc[0] + acc[4]) + (acc[2] + acc[6]);
-    const float c = (acc[1] + acc[5]) + (acc[3] + acc[7]);
-    return a + c;
+    float t[8];
+    for (int d = 0; d < 8; d++) t[d] = acc[0][d] + acc[1][d];
+    return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
 }
 
 // Row r dequantized weight by weight (any shape), a left-to-right sum.
@@ -87,31 +86,28 @@ void qr_nf4_matmul_ref(const QrNF4 *w, const float *x, int64_t m, QrComputeType 
             y[i * w->rows + r] = canon ? dot_canonical(w, r, x + i * w->cols) : dot_sequential(w, r, x + i * w->cols, ct);
 }
 
-// ---- block scales, decoded where they are used ---------------------------------
-// The scales of one weight row: scale(b) = code2[absmax_q[b0 + b]] *
-// absmax2[(b0 + b) / 256] + offset, two roundings as qr_nf4_block_scales
-// (this file is compiled without FMA contraction). Decoding them inside the
-// block loop costs a few scalar loads that overlap the vector work.
-typedef struct {
-    const uint8_t *aq; // absmax codes from the row's first block
-    const float *a2, *code2;
-    int64_t b0;        // index of the row's first block
-    float offset;
-} RowScales;
+// ---- block scales ------------------------------------------------------------------
+// A row's scales are decoded SC_CHUNK blocks at a time (qr_nf4_block_scales:
+// code2[absmax_q] * absmax2 + offset, two roundings) into a stack array; even,
+// so that a block pair never straddles two chunks.
+enum { SC_CHUNK = 64 };
 
-static inline RowScales row_scales(const QrNF4 *w, int64_t r) {
-    const int64_t b0 = r * (w->cols / QR_NF4_BLOCK);
-    return (RowScales){w->absmax_q + b0, w->absmax2, w->code2, b0, w->offset};
-}
-
-static inline float bscale(const RowScales *s, int64_t b) {
-    const float v = s->code2[s->aq[b]] * s->a2[(uint64_t)(s->b0 + b) / QR_NF4_BLOCK2]; // unsigned: a plain shift
-    return v + s->offset;
+// Scalar, inlined (a call per row costs as much as a short row's blocks).
+static inline void chunk_scales(const QrNF4 *w, int64_t bg, int64_t n, float *sc) {
+    for (int64_t i = 0; i < n; i++) {
+        const uint64_t b = (uint64_t)(bg + i);
+        const float v = w->code2[w->absmax_q[b]] * w->absmax2[b / QR_NF4_BLOCK2]; // unsigned: a plain shift
+        sc[i] = v + w->offset;
+    }
 }
 
 // ---- AVX2 -------------------------------------------------------------------------
 #ifdef QR_HAVE_AVX2
-enum { PF_AHEAD = 2048 }; // bytes of weights prefetched ahead in decode (best of 512, 2048, 4096)
+// Decode prefetch: into L1 2 KiB ahead of the weight stream and into L2 8 KiB
+// ahead. Measured on two threads over 560 MB of NF4 weights on huge pages
+// (bench/RESULTS.md): 42.0 G weights/s with the L1 prefetch alone, 44.8 with
+// both; 4 and 16 KiB distances no better.
+enum { PF_L1 = 2048, PF_L2 = 8192 };
 static void permute_x(const float *x, int64_t cols, float *xp) {
     for (int64_t b = 0; b < cols; b += QR_NF4_BLOCK)
         for (int p = 0; p < 8; p++)
@@ -132,18 +128,11 @@ static inline float hsum256(__m256 v) {
                      _mm256_permutevar8x32_ps(thi, _mm256_srli_epi32(v, 4 * (p))),                     \
                      _mm256_castsi256_ps(_mm256_slli_epi32(v, 28 - 4 * (p))))
 
-// s0 + s1 of one block: the two fma chains of the canonical order.
+// sum over p of c[p] * x: the block's fma chain of the canonical order.
 static inline __m256 block_sum(const __m256 c[8], const float *xb) {
-    const __m256 z = _mm256_setzero_ps();
-    __m256 s0 = _mm256_fmadd_ps(c[0], _mm256_loadu_ps(xb), z);
-    __m256 s1 = _mm256_fmadd_ps(c[1], _mm256_loadu_ps(xb + 8), z);
-    s0 = _mm256_fmadd_ps(c[2], _mm256_loadu_ps(xb + 16), s0);
-    s1 = _mm256_fmadd_ps(c[3], _mm256_loadu_ps(xb + 24), s1);
-    s0 = _mm256_fmadd_ps(c[4], _mm256_loadu_ps(xb + 32), s0);
-    s1 = _mm256_fmadd_ps(c[5], _mm256_loadu_ps(xb + 40), s1);
-    s0 = _mm256_fmadd_ps(c[6], _mm256_loadu_ps(xb + 48), s0);
-    s1 = _mm256_fmadd_ps(c[7], _mm256_loadu_ps(xb + 56), s1);
-    return _mm256_add_ps(s0, s1);
+    __m256 s = _mm256_fmadd_ps(c[0], _mm256_loadu_ps(xb), _mm256_setzero_ps());
+    for (int p = 1; p < 8; p++) s = _mm256_fmadd_ps(c[p], _mm256_loadu_ps(xb + 8 * p), s);
+    return s;
 }
 
 static inline void decode_codes(const uint8_t *src, __m256 tlo, __m256 thi, __m256 c[8]) {
@@ -158,38 +147,57 @@ static inline void decode_codes(const uint8_t *src, __m256 tlo, __m256 thi, __m2
     c[7] = NF4_LOOKUP(v, 7, tlo, thi);
 }
 
-// Decode, blocks [b_first, b_first + nb) of one row. A thread's rows are
-// contiguous, so reading them one after the other is a single stream that the
-// prefetch keeps ahead of (two rows at a time, i.e. two streams, measured
-// slower: ~75 vs ~60 ms of CPU per deepseek-coder-1.3b token on one core).
-static __m256 matvec1_blocks_avx2(const uint8_t *wa, const RowScales *sa, int64_t b_first, const float *xp, int64_t nb,
-                                  const float *code, __m256 acc) {
-    const __m256 tlo = _mm256_loadu_ps(code), thi = _mm256_loadu_ps(code + 8);
-    for (int64_t b = b_first; b < b_first + nb; b++) {
-        if (!(b & 1)) _mm_prefetch((const char *)(wa + 32 * b + PF_AHEAD), _MM_HINT_T0);
-        __m256 c[8];
-        decode_codes(wa + 32 * b, tlo, thi, c);
-        acc = _mm256_fmadd_ps(block_sum(c, xp + 64 * b), _mm256_set1_ps(bscale(sa, b)), acc);
+// acc += block b's sum times its scale (AVX2 x layout).
+static inline __m256 block_acc_avx2(const uint8_t *wa, int64_t b, const float *xp, float scale, __m256 tlo, __m256 thi,
+                                    __m256 acc) {
+    __m256 c[8];
+    decode_codes(wa + 32 * b, tlo, thi, c);
+    return _mm256_fmadd_ps(block_sum(c, xp + 64 * b), _mm256_set1_ps(scale), acc);
+}
+
+// Decode: one weight row (blocks bg0.. of the whole weight), rows read one
+// after the other by a thread, i.e. a single stream that the prefetch keeps
+// ahead of (two rows at a time, i.e. two streams, measured slower: ~75 vs ~60
+// ms of CPU per deepseek-coder-1.3b token on one core).
+static float matvec_avx2(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const float *xp, int64_t nb) {
+    const __m256 tlo = _mm256_loadu_ps(w->code), thi = _mm256_loadu_ps(w->code + 8);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float sc[SC_CHUNK];
+    for (int64_t c0 = 0; c0 < nb; c0 += SC_CHUNK) {
+        const int64_t cn = nb - c0 < SC_CHUNK ? nb - c0 : SC_CHUNK;
+        chunk_scales(w, bg0 + c0, cn, sc);
+        int64_t j = 0;
+        for (; j + 2 <= cn; j += 2) {
+            const int64_t b = c0 + j;
+            _mm_prefetch((const char *)(wa + 32 * b + PF_L1), _MM_HINT_T0);
+            _mm_prefetch((const char *)(wa + 32 * b + PF_L2), _MM_HINT_T1);
+            acc0 = block_acc_avx2(wa, b, xp, sc[j], tlo, thi, acc0);
+            acc1 = block_acc_avx2(wa, b + 1, xp, sc[j + 1], tlo, thi, acc1);
+        }
+        if (j < cn) acc0 = block_acc_avx2(wa, c0 + j, xp, sc[j], tlo, thi, acc0); // odd block count
     }
-    return acc;
+    return hsum256(_mm256_add_ps(acc0, acc1));
 }
 
 // Prefill / batch: one weight row against x rows [0, mc) of a chunk; each
 // block's codes are decoded once and used for every x row.
 enum { XCHUNK = 16 };
-static void rows_chunk_avx2(const uint8_t *wa, const RowScales *sa, const float *xp, int64_t cols, int mc,
-                            const float *code, float *out /* [mc] */) {
-    const __m256 tlo = _mm256_loadu_ps(code), thi = _mm256_loadu_ps(code + 8);
-    __m256 acc[XCHUNK];
-    for (int i = 0; i < mc; i++) acc[i] = _mm256_setzero_ps();
+static void rows_chunk_avx2(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const float *xp, int64_t cols, int mc,
+                            float *out /* [mc] */) {
+    const __m256 tlo = _mm256_loadu_ps(w->code), thi = _mm256_loadu_ps(w->code + 8);
+    __m256 acc[2][XCHUNK];
+    for (int i = 0; i < mc; i++) acc[0][i] = acc[1][i] = _mm256_setzero_ps();
     const int64_t nb = cols / QR_NF4_BLOCK;
+    float sc[SC_CHUNK];
     for (int64_t b = 0; b < nb; b++) {
+        if (b % SC_CHUNK == 0) chunk_scales(w, bg0 + b, nb - b < SC_CHUNK ? nb - b : SC_CHUNK, sc);
         __m256 c[8];
         decode_codes(wa + 32 * b, tlo, thi, c);
-        const __m256 sc = _mm256_set1_ps(bscale(sa, b));
-        for (int i = 0; i < mc; i++) acc[i] = _mm256_fmadd_ps(block_sum(c, xp + i * cols + 64 * b), sc, acc[i]);
+        const __m256 s = _mm256_set1_ps(sc[b % SC_CHUNK]);
+        __m256 *a = acc[b & 1];
+        for (int i = 0; i < mc; i++) a[i] = _mm256_fmadd_ps(block_sum(c, xp + i * cols + 64 * b), s, a[i]);
     }
-    for (int i = 0; i < mc; i++) out[i] = hsum256(acc[i]);
+    for (int i = 0; i < mc; i++) out[i] = hsum256(_mm256_add_ps(acc[0][i], acc[1][i]));
 }
 #endif // QR_HAVE_AVX2
 
@@ -208,32 +216,62 @@ static void permute_x_pairs(const float *x, int64_t cols, float *xp) {
     if (nb % 2) permute_x(x + (nb - 1) * 64, 64, xp + (nb - 1) * 64);
 }
 
-// One weight row, two blocks per step: lanes 0-7 block b, 8-15 block b+1. The
-// halves are folded into the 8-lane accumulator one after the other, in block
-// order (the canonical order).
-AVX512_FN static float matvec_avx512(const uint8_t *wa, const RowScales *sa, const float *xp, int64_t nb,
-                                     const float *code) {
-    const __m512 t = _mm512_loadu_ps(code), z = _mm512_setzero_ps();
-    __m256 acc = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        _mm_prefetch((const char *)(wa + 32 * b + PF_AHEAD), _MM_HINT_T0);
-        const __m512i v = _mm512_loadu_si512((const void *)(wa + 32 * b));
-        const float *xb = xp + 64 * b;
-        __m512 s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(v, t), _mm512_loadu_ps(xb), z);
-        __m512 s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t), _mm512_loadu_ps(xb + 16), z);
-        s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 8), t), _mm512_loadu_ps(xb + 32), s0);
-        s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 12), t), _mm512_loadu_ps(xb + 48), s1);
-        s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 16), t), _mm512_loadu_ps(xb + 64), s0);
-        s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 20), t), _mm512_loadu_ps(xb + 80), s1);
-        s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 24), t), _mm512_loadu_ps(xb + 96), s0);
-        s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 28), t), _mm512_loadu_ps(xb + 112), s1);
-        const __m512 s2 = _mm512_add_ps(s0, s1);
-        acc = _mm256_fmadd_ps(_mm512_castps512_ps256(s2), _mm256_set1_ps(bscale(sa, b)), acc);
-        acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(s2, 1), _mm256_set1_ps(bscale(sa, b + 1)), acc);
+// The same scales, 16 at a time: the absmax codes widened and looked up in
+// code2 with a gather; absmax2 broadcast (blended where the 16 blocks cross a
+// group of 256). Scalar per block this costs two p0 uops per block, as much
+// as a sixth of a short row's vector work.
+AVX512_FN static inline void chunk_scales_avx512(const QrNF4 *w, int64_t bg, int64_t n, float *sc) {
+    const __m512 off = _mm512_set1_ps(w->offset);
+    for (int64_t i = 0; i < n; i += 16) {
+        const int k = n - i < 16 ? (int)(n - i) : 16;
+        const __mmask16 m = (__mmask16)((1u << k) - 1);
+        const uint64_t b = (uint64_t)(bg + i), g = b / QR_NF4_BLOCK2;
+        const __m512i q = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, w->absmax_q + b));
+        const __m512 c2 = _mm512_i32gather_ps(q, w->code2, 4);
+        __m512 a2 = _mm512_set1_ps(w->absmax2[g]);
+        const int first = QR_NF4_BLOCK2 - (int)(b % QR_NF4_BLOCK2); // lanes still in group g
+        if (first < k) a2 = _mm512_mask_blend_ps((__mmask16)(0xFFFFu << first), a2, _mm512_set1_ps(w->absmax2[g + 1]));
+        _mm512_mask_storeu_ps(sc + i, m, _mm512_add_ps(_mm512_mul_ps(c2, a2), off));
     }
-    if (b < nb) acc = matvec1_blocks_avx2(wa, sa, b, xp, 1, code, acc); // odd block count: AVX2 layout
-    return hsum256(acc);
+}
+
+// One weight row, two blocks per step: lanes 0-7 block b (even), 8-15 block
+// b+1, so the 16-lane accumulator holds acc[0] and acc[1] of the canonical
+// order and each half takes its block's scale by a masked fma whose scale is a
+// broadcast load.
+AVX512_FN static float matvec_avx512(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const float *xp, int64_t nb) {
+    const __m512 t = _mm512_loadu_ps(w->code), z = _mm512_setzero_ps();
+    __m512 acc = z;
+    __m256 tail = _mm256_setzero_ps();
+    float sc[SC_CHUNK];
+    for (int64_t c0 = 0; c0 < nb; c0 += SC_CHUNK) {
+        const int64_t cn = nb - c0 < SC_CHUNK ? nb - c0 : SC_CHUNK;
+        chunk_scales_avx512(w, bg0 + c0, cn, sc);
+        int64_t j = 0;
+        for (; j + 2 <= cn; j += 2) {
+            const int64_t b = c0 + j;
+            _mm_prefetch((const char *)(wa + 32 * b + PF_L1), _MM_HINT_T0);
+            _mm_prefetch((const char *)(wa + 32 * b + PF_L2), _MM_HINT_T1);
+            const __m512i v = _mm512_loadu_si512((const void *)(wa + 32 * b));
+            const float *xb = xp + 64 * b;
+            __m512 s = _mm512_fmadd_ps(_mm512_permutexvar_ps(v, t), _mm512_loadu_ps(xb), z);
+            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t), _mm512_loadu_ps(xb + 16), s);
+            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 8), t), _mm512_loadu_ps(xb + 32), s);
+            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 12), t), _mm512_loadu_ps(xb + 48), s);
+            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 16), t), _mm512_loadu_ps(xb + 64), s);
+            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 20), t), _mm512_loadu_ps(xb + 80), s);
+            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 24), t), _mm512_loadu_ps(xb + 96), s);
+            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 28), t), _mm512_loadu_ps(xb + 112), s);
+            acc = _mm512_mask3_fmadd_ps(s, _mm512_set1_ps(sc[j]), acc, 0x00FF);
+            acc = _mm512_mask3_fmadd_ps(s, _mm512_set1_ps(sc[j + 1]), acc, 0xFF00);
+        }
+        if (j < cn) { // odd block count: the last (even) block, AVX2 layout, into acc[0]
+            const __m256 tlo = _mm256_loadu_ps(w->code), thi = _mm256_loadu_ps(w->code + 8);
+            tail = block_acc_avx2(wa, c0 + j, xp, sc[j], tlo, thi, _mm512_castps512_ps256(acc));
+            acc = _mm512_insertf32x8(acc, tail, 0);
+        }
+    }
+    return hsum256(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)));
 }
 #endif
 
@@ -261,25 +299,23 @@ void qr_nf4_matmul(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, 
             // Decode: row by row, fused lookup + dot.
 #pragma omp for schedule(static)
             for (int64_t r = 0; r < rows; r++) {
-                const RowScales sa = row_scales(w, r);
                 const uint8_t *wa = w->packed + r * cols / 2;
 #ifdef QR_HAVE_AVX512
                 if (use512) {
-                    y[r] = matvec_avx512(wa, &sa, xp, nb, w->code);
+                    y[r] = matvec_avx512(w, wa, r * nb, xp, nb);
                     continue;
                 }
 #endif
-                y[r] = hsum256(matvec1_blocks_avx2(wa, &sa, 0, xp, nb, w->code, _mm256_setzero_ps()));
+                y[r] = matvec_avx2(w, wa, r * nb, xp, nb);
             }
         } else {
             // Prefill / batch: each block decoded once per weight row, used for every x row.
 #pragma omp for schedule(static)
             for (int64_t r = 0; r < rows; r++) {
-                const RowScales sa = row_scales(w, r);
                 float out[XCHUNK];
                 for (int64_t i0 = 0; i0 < m; i0 += XCHUNK) {
                     const int mc = (int)(m - i0 < XCHUNK ? m - i0 : XCHUNK);
-                    rows_chunk_avx2(w->packed + r * cols / 2, &sa, xp + i0 * cols, cols, mc, w->code, out);
+                    rows_chunk_avx2(w, w->packed + r * cols / 2, r * nb, xp + i0 * cols, cols, mc, out);
                     for (int i = 0; i < mc; i++) y[(i0 + i) * rows + r] = out[i];
                 }
             }

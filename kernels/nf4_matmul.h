@@ -6,13 +6,15 @@
 // output element is reduced in ONE order, whatever the batch size, thread
 // count or instruction set, so decode and prefill agree bit for bit and a
 // token's logits do not depend on its batch. For a weight row and x:
-//   per 64-block b (ascending), per lane d = 0..7 (elements 8d..8d+7):
-//     s0 = fma chain over p = 0,2,4,6 of code[q(8d+(p^1))] * x(8d+(p^1)), from +0
-//     s1 = fma chain over p = 1,3,5,7, the same way
-//     acc[d] = fma(s0 + s1, scale_b, acc[d])
-//   y = ((acc0+acc4) + (acc2+acc6)) + ((acc1+acc5) + (acc3+acc7))
+//   per 64-block b (ascending), h = b & 1, per lane d = 0..7 (elements 8d..8d+7):
+//     s = one fma chain over p = 0..7 of code[q(8d+(p^1))] * x(8d+(p^1)), from +0
+//     acc[h][d] = fma(s, scale_b, acc[h][d])
+//   t[d] = acc[0][d] + acc[1][d]
+//   y = ((t0+t4) + (t2+t6)) + ((t1+t5) + (t3+t7))
 // (nibble p of the 32-bit lane d is element 8d + (p^1): bytes little-endian,
-// high nibble first). The block scale factors out of the block's sum.
+// high nibble first). The block scale factors out of the block's sum; even
+// and odd blocks keep separate accumulators so that AVX-512 can hold a block
+// pair in one 16-lane register and scale it with two masked fmas.
 //
 // Otherwise (cols % 64 != 0: blocks straddle rows; or a float16/bfloat16
 // compute dtype) each weight is dequantized as bitsandbytes does

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "kernels/qisa.h"
 #include "quant/half.h"
+#include "util/bigalloc.h"
 #if defined(__AVX2__) && defined(__F16C__)
 #include <immintrin.h>
 #endif
@@ -119,10 +120,12 @@ int qr_int8_quantize(QrInt8 *q, const float *w, int64_t rows, int64_t cols, QrEr
         if (!isfinite(w[i]) || fabsf(w[i]) >= 65520.0f) // float16 would overflow to inf
             return qr_fail(e, "int8: weight element %lld (row %lld, col %lld) = %g is not a finite float16",
                            (long long)i, (long long)(i / cols), (long long)(i % cols), (double)w[i]);
-    char *buf = malloc(sizeof(float) * (size_t)rows + (size_t)n);
+    // One allocation: the int8 weight (first, on the allocation's alignment) | SCB.
+    const size_t scb_at = ((size_t)n + 63) / 64 * 64;
+    char *buf = qr_alloc_weights(scb_at + sizeof(float) * (size_t)rows);
     if (!buf) return qr_fail(e, "int8: out of memory for a [%lld, %lld] weight", (long long)rows, (long long)cols);
-    float *scb = (float *)buf;
-    int8_t *cw = (int8_t *)(scb + rows);
+    int8_t *cw = (int8_t *)buf;
+    float *scb = (float *)(buf + scb_at);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         scb[r] = row_absmax(w + r * cols, cols, 0.0f);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/qisa.h"
+#include "util/bigalloc.h"
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
@@ -125,9 +126,11 @@ int qr_nf4_quantize(QrNF4 *q, const float *w, int64_t rows, int64_t cols, QrErr 
     q->nblocks = (n + QR_NF4_BLOCK - 1) / QR_NF4_BLOCK;
     q->nblocks2 = (q->nblocks + QR_NF4_BLOCK2 - 1) / QR_NF4_BLOCK2;
     const size_t npacked = (size_t)((n + 1) / 2);
-    // One allocation kept: absmax2 | packed | absmax_q; the plain absmax is scratch.
-    const size_t bytes = sizeof(float) * (size_t)q->nblocks2 + npacked + (size_t)q->nblocks;
-    char *buf = malloc(bytes);
+    // One allocation kept: packed | absmax_q | absmax2 (packed first, so it starts
+    // on the allocation's alignment); the plain absmax is scratch.
+    const size_t a2_at = (npacked + (size_t)q->nblocks + 63) / 64 * 64;
+    const size_t bytes = a2_at + sizeof(float) * (size_t)q->nblocks2;
+    char *buf = qr_alloc_weights(bytes);
     float *absmax = malloc(sizeof(float) * (size_t)q->nblocks);
     if (!buf || !absmax) {
         free(buf);
@@ -135,9 +138,9 @@ int qr_nf4_quantize(QrNF4 *q, const float *w, int64_t rows, int64_t cols, QrErr 
         memset(q, 0, sizeof *q);
         return qr_fail(e, "nf4: out of memory for a [%lld, %lld] weight", (long long)rows, (long long)cols);
     }
-    float *absmax2 = (float *)buf;
-    uint8_t *packed = (uint8_t *)(absmax2 + q->nblocks2);
+    uint8_t *packed = (uint8_t *)buf;
     uint8_t *absmax_q = packed + npacked;
+    float *absmax2 = (float *)(buf + a2_at);
     qr_nf4_quantize_blocks(w, n, packed, absmax);
 
     memcpy(q->code, qr_nf4_code, sizeof q->code);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "kernels/gemm.h"
 #include "runtime/qlinear.h"
+#include "util/bigalloc.h"
 
 QrDType qr_wf_dtype(QrWeightFormat f) {
     switch (f) {
@@ -53,7 +54,7 @@ void qr_linear_forward(const QrLinear *L, const float *x, int n, float *y) {
 static int convert_into(QrLinear *L, QrDType src_dt, const void *src, QrWeightFormat to, QrErr *e) {
     size_t n = (size_t)L->out * L->in;
     QrDType dt = qr_wf_dtype(to);
-    void *buf = aligned_alloc(64, (n * qr_dtype_size(dt) + 63) / 64 * 64);
+    void *buf = qr_alloc_weights(n * qr_dtype_size(dt));
     if (!buf) return qr_fail(e, "%s: out of memory converting %zu elements", L->name, n);
     const size_t CH = 4096;
     float tmp[4096];

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "kernels/ops.h"
 #include "runtime/sampler.h"
+#include "util/bigalloc.h"
 #ifdef QR_CUDA
 #include "kernels/cuda/backend.h"
 #endif
@@ -347,7 +348,7 @@ static void rand_fn(void *ctx, const char *name, int ndim, const int64_t *shape)
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
     size_t es = qr_dtype_size(r->dt);
-    void *buf = aligned_alloc(64, ((size_t)n * es + 63) / 64 * 64);
+    void *buf = qr_alloc_weights((size_t)n * es);
     if (!buf) {
         r->rc = qr_fail(r->e, "out of memory for random tensor '%s'", name);
         return;

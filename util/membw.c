@@ -1,6 +1,7 @@
 #include "util/membw.h"
 #include <omp.h>
 #include <stdlib.h>
+#include "util/bigalloc.h"
 #include "util/timer.h"
 #ifdef __AVX2__
 #include <immintrin.h>
@@ -58,7 +59,7 @@ double qr_read_bandwidth(const float *buf, size_t n, int reps) {
 
 double qr_read_bandwidth_probe(size_t bytes, int reps) {
     size_t n = bytes / sizeof(float) / 64 * 64;
-    float *buf = aligned_alloc(64, n * sizeof *buf);
+    float *buf = qr_alloc_weights(n * sizeof *buf); // the weights' kind of memory (huge pages where THP allows)
     if (!buf) return 0;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 1023);
