@@ -45,13 +45,14 @@ static float dot_canonical(const QrNF4 *w, int64_t r, const float *x) {
         const uint8_t *pb = w->packed + (r * w->cols + b * QR_NF4_BLOCK) / 2;
         const float *xb = x + b * QR_NF4_BLOCK;
         for (int d = 0; d < 8; d++) {
-            float s = 0.0f;
+            float s[2] = {0.0f, 0.0f}; // chains over even and odd nibbles
             for (int p = 0; p < 8; p++) {
                 const uint8_t byte = pb[4 * d + p / 2];
                 const float c = w->code[(p & 1) ? byte >> 4 : byte & 15];
-                s = fmaf(c, xb[8 * d + (p ^ 1)], s);
+                s[p & 1] = fmaf(c, xb[8 * d + (p ^ 1)], s[p & 1]);
             }
-            acc[b & 1][d] = fmaf(s, sc, acc[b & 1][d]);
+            const float t = s[0] + s[1];
+            acc[b & 1][d] = fmaf(t, sc, acc[b & 1][d]);
         }
     }
     float t[8];
@@ -128,11 +129,19 @@ static inline float hsum256(__m256 v) {
                      _mm256_permutevar8x32_ps(thi, _mm256_srli_epi32(v, 4 * (p))),                     \
                      _mm256_castsi256_ps(_mm256_slli_epi32(v, 28 - 4 * (p))))
 
-// sum over p of c[p] * x: the block's fma chain of the canonical order.
+// sum over p of c[p] * x: the block's two fma chains (even p, odd p) of the
+// canonical order, added.
 static inline __m256 block_sum(const __m256 c[8], const float *xb) {
-    __m256 s = _mm256_fmadd_ps(c[0], _mm256_loadu_ps(xb), _mm256_setzero_ps());
-    for (int p = 1; p < 8; p++) s = _mm256_fmadd_ps(c[p], _mm256_loadu_ps(xb + 8 * p), s);
-    return s;
+    const __m256 z = _mm256_setzero_ps();
+    __m256 s0 = _mm256_fmadd_ps(c[0], _mm256_loadu_ps(xb), z);
+    __m256 s1 = _mm256_fmadd_ps(c[1], _mm256_loadu_ps(xb + 8), z);
+    s0 = _mm256_fmadd_ps(c[2], _mm256_loadu_ps(xb + 16), s0);
+    s1 = _mm256_fmadd_ps(c[3], _mm256_loadu_ps(xb + 24), s1);
+    s0 = _mm256_fmadd_ps(c[4], _mm256_loadu_ps(xb + 32), s0);
+    s1 = _mm256_fmadd_ps(c[5], _mm256_loadu_ps(xb + 40), s1);
+    s0 = _mm256_fmadd_ps(c[6], _mm256_loadu_ps(xb + 48), s0);
+    s1 = _mm256_fmadd_ps(c[7], _mm256_loadu_ps(xb + 56), s1);
+    return _mm256_add_ps(s0, s1);
 }
 
 static inline void decode_codes(const uint8_t *src, __m256 tlo, __m256 thi, __m256 c[8]) {
@@ -254,14 +263,18 @@ AVX512_FN static float matvec_avx512(const QrNF4 *w, const uint8_t *wa, int64_t 
             _mm_prefetch((const char *)(wa + 32 * b + PF_L2), _MM_HINT_T1);
             const __m512i v = _mm512_loadu_si512((const void *)(wa + 32 * b));
             const float *xb = xp + 64 * b;
-            __m512 s = _mm512_fmadd_ps(_mm512_permutexvar_ps(v, t), _mm512_loadu_ps(xb), z);
-            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t), _mm512_loadu_ps(xb + 16), s);
-            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 8), t), _mm512_loadu_ps(xb + 32), s);
-            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 12), t), _mm512_loadu_ps(xb + 48), s);
-            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 16), t), _mm512_loadu_ps(xb + 64), s);
-            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 20), t), _mm512_loadu_ps(xb + 80), s);
-            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 24), t), _mm512_loadu_ps(xb + 96), s);
-            s = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 28), t), _mm512_loadu_ps(xb + 112), s);
+            // Two chains (even and odd nibbles): one chain of eight dependent fmas
+            // is latency-bound (llvm-mca: 18.4 vs 13.7 cycles per pair; measured
+            // 22.6 vs 23.6 G weights/s on one thread with the weight in L2).
+            __m512 s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(v, t), _mm512_loadu_ps(xb), z);
+            __m512 s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t), _mm512_loadu_ps(xb + 16), z);
+            s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 8), t), _mm512_loadu_ps(xb + 32), s0);
+            s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 12), t), _mm512_loadu_ps(xb + 48), s1);
+            s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 16), t), _mm512_loadu_ps(xb + 64), s0);
+            s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 20), t), _mm512_loadu_ps(xb + 80), s1);
+            s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 24), t), _mm512_loadu_ps(xb + 96), s0);
+            s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 28), t), _mm512_loadu_ps(xb + 112), s1);
+            const __m512 s = _mm512_add_ps(s0, s1);
             acc = _mm512_mask3_fmadd_ps(s, _mm512_set1_ps(sc[j]), acc, 0x00FF);
             acc = _mm512_mask3_fmadd_ps(s, _mm512_set1_ps(sc[j + 1]), acc, 0xFF00);
         }

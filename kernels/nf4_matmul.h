@@ -7,8 +7,9 @@
 // count or instruction set, so decode and prefill agree bit for bit and a
 // token's logits do not depend on its batch. For a weight row and x:
 //   per 64-block b (ascending), h = b & 1, per lane d = 0..7 (elements 8d..8d+7):
-//     s = one fma chain over p = 0..7 of code[q(8d+(p^1))] * x(8d+(p^1)), from +0
-//     acc[h][d] = fma(s, scale_b, acc[h][d])
+//     s0 = fma chain over p = 0,2,4,6 of code[q(8d+(p^1))] * x(8d+(p^1)), from +0
+//     s1 = fma chain over p = 1,3,5,7, the same way
+//     acc[h][d] = fma(s0 + s1, scale_b, acc[h][d])
 //   t[d] = acc[0][d] + acc[1][d]
 //   y = ((t0+t4) + (t2+t6)) + ((t1+t5) + (t3+t7))
 // (nibble p of the 32-bit lane d is element 8d + (p^1): bytes little-endian,
