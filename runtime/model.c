@@ -178,8 +178,8 @@ int qr_model_reserve(QrModel *m, int n_slots, int max_seq, int max_batch, QrErr 
         return qr_cuda_reserve(m, e);
     }
 #endif
-    m->kv.k = malloc(n * sizeof(float));
-    m->kv.v = malloc(n * sizeof(float));
+    m->kv.k = qr_alloc_weights(n * sizeof(float)); // read like the weights, once per token and layer
+    m->kv.v = qr_alloc_weights(n * sizeof(float));
     m->kv.len = calloc((size_t)n_slots, sizeof(int));
     if (!m->kv.k || !m->kv.v || !m->kv.len) {
         kv_free(&m->kv);
