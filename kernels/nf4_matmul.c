@@ -289,15 +289,18 @@ AVX512_FN static float matvec_avx512(const QrNF4 *w, const uint8_t *wa, int64_t 
 #endif
 
 // ---- dispatch ---------------------------------------------------------------------
-void qr_nf4_matmul(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, float *y) {
-    const int isa = qr_qisa();
-    if (m <= 0) return;
+enum { MULTI_MAX = 4 };
+
+// Rows of all k weights as one range, so that one parallel pass (one thread
+// hand-off) serves them all; each output row is computed exactly as alone.
+static void matmul_fast(const QrNF4 *const *w, int k, const float *x, int64_t m, float *const *y, int isa) {
 #ifdef QR_HAVE_AVX2
-    const int64_t rows = w->rows, cols = w->cols, nb = cols / QR_NF4_BLOCK;
-    float *xp = NULL;
-    if (isa != QR_ISA_SCALAR && canonical(w, ct)) xp = malloc(sizeof(float) * (size_t)(m * cols));
-    if (!xp) {
-        qr_nf4_matmul_ref(w, x, m, ct, y); // odd shape, half compute, scalar level, or no memory
+    const int64_t cols = w[0]->cols, nb = cols / QR_NF4_BLOCK;
+    int64_t off[MULTI_MAX + 1] = {0};
+    for (int i = 0; i < k; i++) off[i + 1] = off[i] + w[i]->rows;
+    float *xp = malloc(sizeof(float) * (size_t)(m * cols));
+    if (!xp) { // no memory for the reordered x: the reference
+        for (int i = 0; i < k; i++) qr_nf4_matmul_ref(w[i], x, m, QR_COMPUTE_F32, y[i]);
         return;
     }
     const int use512 = isa == QR_ISA_AVX512 && m == 1;
@@ -311,25 +314,33 @@ void qr_nf4_matmul(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, 
         if (m == 1) {
             // Decode: row by row, fused lookup + dot.
 #pragma omp for schedule(static)
-            for (int64_t r = 0; r < rows; r++) {
-                const uint8_t *wa = w->packed + r * cols / 2;
+            for (int64_t g = 0; g < off[k]; g++) {
+                int i = 0;
+                while (g >= off[i + 1]) i++;
+                const QrNF4 *wi = w[i];
+                const int64_t r = g - off[i];
+                const uint8_t *wa = wi->packed + r * cols / 2;
 #ifdef QR_HAVE_AVX512
                 if (use512) {
-                    y[r] = matvec_avx512(w, wa, r * nb, xp, nb);
+                    y[i][r] = matvec_avx512(wi, wa, r * nb, xp, nb);
                     continue;
                 }
 #endif
-                y[r] = matvec_avx2(w, wa, r * nb, xp, nb);
+                y[i][r] = matvec_avx2(wi, wa, r * nb, xp, nb);
             }
         } else {
             // Prefill / batch: each block decoded once per weight row, used for every x row.
 #pragma omp for schedule(static)
-            for (int64_t r = 0; r < rows; r++) {
+            for (int64_t g = 0; g < off[k]; g++) {
+                int i = 0;
+                while (g >= off[i + 1]) i++;
+                const QrNF4 *wi = w[i];
+                const int64_t r = g - off[i], rows = wi->rows;
                 float out[XCHUNK];
                 for (int64_t i0 = 0; i0 < m; i0 += XCHUNK) {
                     const int mc = (int)(m - i0 < XCHUNK ? m - i0 : XCHUNK);
-                    rows_chunk_avx2(w, w->packed + r * cols / 2, r * nb, xp + i0 * cols, cols, mc, out);
-                    for (int i = 0; i < mc; i++) y[(i0 + i) * rows + r] = out[i];
+                    rows_chunk_avx2(wi, wi->packed + r * cols / 2, r * nb, xp + i0 * cols, cols, mc, out);
+                    for (int j = 0; j < mc; j++) y[i][(i0 + j) * rows + r] = out[j];
                 }
             }
         }
@@ -337,7 +348,28 @@ void qr_nf4_matmul(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, 
     (void)use512;
     free(xp);
 #else
-    (void)isa;
-    qr_nf4_matmul_ref(w, x, m, ct, y);
+    (void)w, (void)k, (void)x, (void)m, (void)y, (void)isa;
 #endif
+}
+
+void qr_nf4_matmul_multi(const QrNF4 *const *w, int k, const float *x, int64_t m, QrComputeType ct, float *const *y) {
+    if (m <= 0 || k <= 0) return;
+    const int isa = qr_qisa();
+    int fast = isa != QR_ISA_SCALAR && k <= MULTI_MAX;
+#ifndef QR_HAVE_AVX2
+    fast = 0;
+#endif
+    for (int i = 0; i < k && fast; i++) fast = canonical(w[i], ct) && w[i]->cols == w[0]->cols;
+    if (fast) {
+        matmul_fast(w, k, x, m, y, isa);
+        return;
+    }
+    for (int i = 0; i < k; i++) { // odd shape, half compute, scalar level, different widths
+        if (k > 1) qr_nf4_matmul_multi(&w[i], 1, x, m, ct, &y[i]);
+        else qr_nf4_matmul_ref(w[i], x, m, ct, y[i]);
+    }
+}
+
+void qr_nf4_matmul(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, float *y) {
+    qr_nf4_matmul_multi(&w, 1, x, m, ct, &y);
 }

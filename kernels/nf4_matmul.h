@@ -37,3 +37,8 @@ typedef enum { QR_COMPUTE_F32 = 0, QR_COMPUTE_F16, QR_COMPUTE_BF16 } QrComputeTy
 
 void qr_nf4_matmul_ref(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, float *y);
 void qr_nf4_matmul(const QrNF4 *w, const float *x, int64_t m, QrComputeType ct, float *y);
+// k weights against one x (q, k and v; gate and up): y[i] = x . w[i]^T with the
+// same bits as k calls of qr_nf4_matmul, in one parallel pass when all have
+// the same cols, the canonical order and k <= 4 (one thread hand-off instead of
+// k; otherwise k calls).
+void qr_nf4_matmul_multi(const QrNF4 *const *w, int k, const float *x, int64_t m, QrComputeType ct, float *const *y);

@@ -36,6 +36,14 @@ size_t qr_linear_bytes(const QrLinear *L) {
     return b + qr_qlinear_bytes(L);
 }
 
+static void add_bias(const QrLinear *L, int n, float *y) {
+    if (L->bias)
+        for (int r = 0; r < n; r++) {
+            float *yr = y + (size_t)r * L->out;
+            for (int c = 0; c < L->out; c++) yr[c] += L->bias[c];
+        }
+}
+
 void qr_linear_forward(const QrLinear *L, const float *x, int n, float *y) {
     switch (L->fmt) {
     case QR_WF_F32:
@@ -44,11 +52,17 @@ void qr_linear_forward(const QrLinear *L, const float *x, int n, float *y) {
     case QR_WF_NF4:
     case QR_WF_INT8: qr_qlinear_forward(L, x, n, y); break;
     }
-    if (L->bias)
-        for (int r = 0; r < n; r++) {
-            float *yr = y + (size_t)r * L->out;
-            for (int c = 0; c < L->out; c++) yr[c] += L->bias[c];
-        }
+    add_bias(L, n, y);
+}
+
+void qr_linear_forward_multi(const QrLinear *const *L, int k, const float *x, int n, float *const *y) {
+    int nf4 = 1;
+    for (int i = 0; i < k; i++) nf4 = nf4 && L[i]->fmt == QR_WF_NF4;
+    if (!nf4 || qr_qlinear_forward_multi(L, k, x, n, y) != 0) {
+        for (int i = 0; i < k; i++) qr_linear_forward(L[i], x, n, y[i]);
+        return;
+    }
+    for (int i = 0; i < k; i++) add_bias(L[i], n, y[i]);
 }
 
 static int convert_into(QrLinear *L, QrDType src_dt, const void *src, QrWeightFormat to, QrErr *e) {

@@ -1,5 +1,6 @@
 // A linear layer, y = x W^T (+ b), as every block of every architecture uses
-// it. ALL linear layers of the blocks go through qr_linear_forward, which
+// it. ALL linear layers of the blocks go through qr_linear_forward (or
+// qr_linear_forward_multi for several reading one input), which
 // switches on the weight format: the float formats here; the quantized ones
 // (NF4, LLM.int8, issue 6) add a case and keep their state in `q`.
 #pragma once
@@ -36,6 +37,10 @@ size_t qr_linear_bytes(const QrLinear *L);
 
 // y[n, out] = x[n, in] W^T + b. Threads: the current OpenMP team size.
 void qr_linear_forward(const QrLinear *L, const float *x, int n, float *y);
+// y[i] = x L[i]^T (+ b) for k linears that read the same x (q, k and v; gate
+// and up): the same bits as k calls of qr_linear_forward; NF4 weights of one
+// width share one parallel pass (kernels/nf4_matmul.h).
+void qr_linear_forward_multi(const QrLinear *const *L, int k, const float *x, int n, float *const *y);
 
 // Binds a checkpoint tensor of shape [out, in] (F32/F16/BF16) without copying,
 // or, when `to` differs from the stored dtype, converts into an owned buffer.

@@ -321,9 +321,8 @@ static int llama_forward(QrModel *m, const QrBatch *b, float *logits) {
     for (int l = 0; l < c->n_layers; l++) {
         LlamaLayer *L = &w->layers[l];
         qr_rmsnorm(s->xb, s->x, L->attn_norm, n, dim, c->norm_eps);
-        qr_linear_forward(&L->wq, s->xb, n, s->q);
-        qr_linear_forward(&L->wk, s->xb, n, s->k);
-        qr_linear_forward(&L->wv, s->xb, n, s->v);
+        const QrLinear *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        qr_linear_forward_multi(qkv, 3, s->xb, n, (float *const[]){s->q, s->k, s->v});
         qr_rope(s->q, n, c->n_heads, hd, c->rope_dim, b->pos, m->inv_freq, c->rope_interleaved);
         qr_rope(s->k, n, c->n_kv_heads, hd, c->rope_dim, b->pos, m->inv_freq, c->rope_interleaved);
         QrKVLayer kvl = qr_kv_store(m, l, b, s->k, s->v);
@@ -333,8 +332,8 @@ static int llama_forward(QrModel *m, const QrBatch *b, float *logits) {
         qr_add(s->x, s->xb2, (size_t)n * dim);
 
         qr_rmsnorm(s->xb, s->x, L->ffn_norm, n, dim, c->norm_eps);
-        qr_linear_forward(&L->w_gate, s->xb, n, s->hb);
-        qr_linear_forward(&L->w_up, s->xb, n, s->hb2);
+        const QrLinear *gate_up[2] = {&L->w_gate, &L->w_up};
+        qr_linear_forward_multi(gate_up, 2, s->xb, n, (float *const[]){s->hb, s->hb2});
         qr_silu_mul(s->hb, s->hb2, (size_t)n * c->ffn_dim);
         qr_linear_forward(&L->w_down, s->hb, n, s->xb2);
         qr_add(s->x, s->xb2, (size_t)n * dim);

@@ -77,6 +77,23 @@ void qr_qlinear_forward(const QrLinear *L, const float *x, int n, float *y) {
     if (q->extra) q->extra(q->extra_ctx, x, n, L->out, L->in, y);
 }
 
+int qr_qlinear_forward_multi(const QrLinear *const *L, int k, const float *x, int n, float *const *y) {
+    const QrNF4 *w[4];
+    if (k < 1 || k > 4) return -1;
+    const QrComputeType ct = ((const QrQLinear *)L[0]->q)->compute;
+    for (int i = 0; i < k; i++) {
+        const QrQLinear *q = L[i]->q;
+        if (L[i]->fmt != QR_WF_NF4 || q->compute != ct) return -1;
+        w[i] = &q->nf4;
+    }
+    qr_nf4_matmul_multi(w, k, x, n, ct, y);
+    for (int i = 0; i < k; i++) {
+        const QrQLinear *q = L[i]->q;
+        if (q->extra) q->extra(q->extra_ctx, x, n, L[i]->out, L[i]->in, y[i]);
+    }
+    return 0;
+}
+
 size_t qr_qlinear_bytes(const QrLinear *L) {
     const QrQLinear *q = L->q;
     if (L->fmt == QR_WF_NF4)

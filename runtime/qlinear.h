@@ -61,6 +61,10 @@ typedef struct {
 int qr_linear_quantize(QrLinear *L, const QrQuantOpts *o, QrErr *e);
 // y[n, out] = x[n, in] W^T (+ bias) for NF4 / INT8 layers.
 void qr_qlinear_forward(const QrLinear *L, const float *x, int n, float *y);
+// NF4 linears sharing x in one pass (qr_nf4_matmul_multi), each with its
+// post-quantization noise; returns -1 (nothing done) unless all k <= 4 are
+// NF4 with one compute type.
+int qr_qlinear_forward_multi(const QrLinear *const *L, int k, const float *x, int n, float *const *y);
 // Bytes of the quantized representation read per forward.
 size_t qr_qlinear_bytes(const QrLinear *L);
 // Applies the set fields of o (threshold, compute dtype) to a quantized layer.

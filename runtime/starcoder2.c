@@ -191,9 +191,8 @@ static int sc2_forward(QrModel *m, const QrBatch *b, float *logits) {
     for (int l = 0; l < c->n_layers; l++) {
         Sc2Layer *L = &w->layers[l];
         qr_layernorm(s->xb, s->x, L->ln1_w, L->ln1_b, n, dim, c->norm_eps);
-        qr_linear_forward(&L->wq, s->xb, n, s->q);
-        qr_linear_forward(&L->wk, s->xb, n, s->k);
-        qr_linear_forward(&L->wv, s->xb, n, s->v);
+        const QrLinear *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        qr_linear_forward_multi(qkv, 3, s->xb, n, (float *const[]){s->q, s->k, s->v});
         qr_rope(s->q, n, c->n_heads, hd, c->rope_dim, b->pos, m->inv_freq, c->rope_interleaved);
         qr_rope(s->k, n, c->n_kv_heads, hd, c->rope_dim, b->pos, m->inv_freq, c->rope_interleaved);
         QrKVLayer kvl = qr_kv_store(m, l, b, s->k, s->v);

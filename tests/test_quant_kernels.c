@@ -121,6 +121,44 @@ static void test_nf4_kernels(void **st) {
     print_message("nf4: largest |canonical - dequantize-then-matmul| / max|y| = %.3g\n", g_worst_rel);
 }
 
+// qr_nf4_matmul_multi (q, k, v in one pass) gives each weight's own bits:
+// three widths of one input (GQA: k and v narrower), decode and a batch,
+// plus a set it must split (cols differ) and a straddling width (reference).
+static void nf4_multi_vs_single(const char *isa) {
+    const int64_t R[4] = {96, 32, 32, 40}, C[4] = {256, 256, 256, 192};
+    QrNF4 q[4];
+    QrErr e;
+    for (int k = 0; k < 4; k++) {
+        float *w = malloc(sizeof(float) * (size_t)(R[k] * C[k]));
+        qt_gen(70 + k, R[k] * C[k], 0.05, w);
+        assert_int_equal(qr_nf4_quantize(&q[k], w, R[k], C[k], &e), 0);
+        free(w);
+    }
+    for (int64_t m = 1; m <= 3; m += 2) {
+        float x[3 * 256], *y[4], *ys[4];
+        qt_gen(80 + m, m * 256, 1.0, x);
+        for (int k = 0; k < 4; k++) {
+            y[k] = calloc((size_t)(m * R[k]), sizeof(float));
+            ys[k] = calloc((size_t)(m * R[k]), sizeof(float));
+            qr_nf4_matmul(&q[k], x, m, QR_COMPUTE_F32, ys[k]);
+        }
+        const QrNF4 *same[3] = {&q[0], &q[1], &q[2]}, *mixed[2] = {&q[0], &q[3]};
+        qr_nf4_matmul_multi(same, 3, x, m, QR_COMPUTE_F32, y);
+        qr_nf4_matmul_multi(mixed, 2, x, m, QR_COMPUTE_F32, (float *const[]){y[0] + 0, y[3]});
+        for (int k = 0; k < 4; k++)
+            if (memcmp(y[k], ys[k], sizeof(float) * (size_t)(m * R[k])) != 0)
+                fail_msg("%s: multi weight %d (m=%lld) differs from its own call", isa, k, (long long)m);
+        assert_true(ys[1][0] != 0.0f && ys[3][R[3] - 1] != 0.0f);
+        for (int k = 0; k < 4; k++) free(y[k]), free(ys[k]);
+    }
+    for (int k = 0; k < 4; k++) qr_nf4_free(&q[k]);
+}
+
+static void test_nf4_multi(void **st) {
+    (void)st;
+    for_each_isa(nf4_multi_vs_single);
+}
+
 // Half compute types: x and each dequantized weight rounded, float32 sums,
 // result rounded. Checked on one case by an independent loop.
 static void test_nf4_half_compute(void **st) {
@@ -271,6 +309,7 @@ static void test_int8_validate(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nf4_kernels),      cmocka_unit_test(test_nf4_half_compute),
+        cmocka_unit_test(test_nf4_multi),
         cmocka_unit_test(test_int8_kernels),     cmocka_unit_test(test_int8_by_hand),
         cmocka_unit_test(test_int8_validate),
     };
