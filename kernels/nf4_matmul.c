@@ -93,7 +93,7 @@ void qr_nf4_matmul_ref(const QrNF4 *w, const float *x, int64_t m, QrComputeType 
 // so that a block pair never straddles two chunks.
 enum { SC_CHUNK = 64 };
 
-// Scalar, inlined (a call per row costs as much as a short row's blocks).
+// Scalar, for the AVX2 and prefill paths (AVX-512 decode: chunk_scales_avx512).
 static inline void chunk_scales(const QrNF4 *w, int64_t bg, int64_t n, float *sc) {
     for (int64_t i = 0; i < n; i++) {
         const uint64_t b = (uint64_t)(bg + i);
@@ -251,7 +251,6 @@ AVX512_FN static inline void chunk_scales_avx512(const QrNF4 *w, int64_t bg, int
 AVX512_FN static float matvec_avx512(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const float *xp, int64_t nb) {
     const __m512 t = _mm512_loadu_ps(w->code), z = _mm512_setzero_ps();
     __m512 acc = z;
-    __m256 tail = _mm256_setzero_ps();
     float sc[SC_CHUNK];
     for (int64_t c0 = 0; c0 < nb; c0 += SC_CHUNK) {
         const int64_t cn = nb - c0 < SC_CHUNK ? nb - c0 : SC_CHUNK;
@@ -280,8 +279,8 @@ AVX512_FN static float matvec_avx512(const QrNF4 *w, const uint8_t *wa, int64_t 
         }
         if (j < cn) { // odd block count: the last (even) block, AVX2 layout, into acc[0]
             const __m256 tlo = _mm256_loadu_ps(w->code), thi = _mm256_loadu_ps(w->code + 8);
-            tail = block_acc_avx2(wa, c0 + j, xp, sc[j], tlo, thi, _mm512_castps512_ps256(acc));
-            acc = _mm512_insertf32x8(acc, tail, 0);
+            const __m256 lo = block_acc_avx2(wa, c0 + j, xp, sc[j], tlo, thi, _mm512_castps512_ps256(acc));
+            acc = _mm512_insertf32x8(acc, lo, 0);
         }
     }
     return hsum256(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)));
