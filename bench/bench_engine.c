@@ -155,12 +155,10 @@ int main(int argc, char **argv) {
     // The prefill tiles at the AVX2 level, side by side, where the CPU has AVX-512.
     if (qr_qisa() == QR_ISA_AVX512) {
         Result ra;
-        setenv("QROBUST_SIMD", "avx2", 1);
-        qr_qisa_reset();
+        qr_qisa_cap("avx2");
         printf("  f32 with the AVX2 kernels (QROBUST_SIMD=avx2):\n");
         if (run(QR_DT_F32, reps, &ra)) return 1;
-        unsetenv("QROBUST_SIMD");
-        qr_qisa_reset();
+        qr_qisa_cap(NULL);
         printf("  prefill f32: AVX-512 tiles %.1f tok/s, AVX2 tiles %.1f tok/s -> %.2fx\n", r32.prefill_tps,
                ra.prefill_tps, r32.prefill_tps / ra.prefill_tps);
     }

@@ -217,10 +217,9 @@ TILE_SET(QR_DT_F16, f16)
 // measured on the Ice Lake VM: see bench/RESULTS.md (engine section).
 #if defined(__GNUC__) || defined(__clang__)
 #define QR_GEMM_AVX512 1
-#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
 // Eight weights from element k of a row (k + 8 <= in), in both halves.
-AVX512_FN static inline __attribute__((always_inline)) __m512 load_w16(QrDType wt, const void *row, int k) {
+QR_AVX512_FN static inline __attribute__((always_inline)) __m512 load_w16(QrDType wt, const void *row, int k) {
     switch (wt) {
     case QR_DT_BF16: {
         const __m256i h = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + k)));
@@ -233,18 +232,18 @@ AVX512_FN static inline __attribute__((always_inline)) __m512 load_w16(QrDType w
 }
 
 // The last, partial chunk of 8 (m < 8 weights), zero-padded, in both halves.
-AVX512_FN static inline __m512 load_w16_tail(QrDType wt, const void *row, int k, int m) {
+QR_AVX512_FN static inline __m512 load_w16_tail(QrDType wt, const void *row, int k, int m) {
     float t[8] = {0};
     for (int j = 0; j < m; j++) t[j] = w_at(wt, row, (size_t)k + j);
     return _mm512_broadcast_f32x8(_mm256_loadu_ps(t));
 }
 
-AVX512_FN static inline float hsum8_512lo(__m512 v) { return hsum8(_mm512_castps512_ps256(v)); }
-AVX512_FN static inline float hsum8_512hi(__m512 v) { return hsum8(_mm512_extractf32x8_ps(v, 1)); }
+QR_AVX512_FN static inline float hsum8_512lo(__m512 v) { return hsum8(_mm512_castps512_ps256(v)); }
+QR_AVX512_FN static inline float hsum8_512hi(__m512 v) { return hsum8(_mm512_extractf32x8_ps(v, 1)); }
 
 // P row pairs (from pair p0) x C weight rows (from c0). xp: packed x, kc
 // chunks of 8 per pair (the last possibly partial: `in` says).
-AVX512_FN static inline __attribute__((always_inline)) void tile512(QrDType wt, const float *xp, int kc, int in,
+QR_AVX512_FN static inline __attribute__((always_inline)) void tile512(QrDType wt, const float *xp, int kc, int in,
                                                                     const void *W, int out, int n, int p0, int c0,
                                                                     float *y, const int P, const int C) {
     __m512 acc[3][8];
@@ -280,7 +279,7 @@ AVX512_FN static inline __attribute__((always_inline)) void tile512(QrDType wt, 
 
 // Output rows [c_begin, c_end) for all n activation rows: weight-row blocks
 // that stay in L2 while every pair tile passes over them, as gemm_rows.
-AVX512_FN static inline __attribute__((always_inline)) void rows512(QrDType wt, const float *xp, int kc, int in,
+QR_AVX512_FN static inline __attribute__((always_inline)) void rows512(QrDType wt, const float *xp, int kc, int in,
                                                                     const void *W, int out, int n, int c_begin,
                                                                     int c_end, float *y) {
     const int np = (n + 1) / 2, CB = 64;
@@ -305,7 +304,7 @@ AVX512_FN static inline __attribute__((always_inline)) void rows512(QrDType wt, 
 
 // One instantiation per weight format (the format a constant inside).
 #define ROWS512(DT, S)                                                                                         \
-    AVX512_FN static void rows512_##S(const float *xp, int kc, int in, const void *W, int out, int n, int cb,   \
+    QR_AVX512_FN static void rows512_##S(const float *xp, int kc, int in, const void *W, int out, int n, int cb,   \
                                       int ce, float *y) {                                                      \
         rows512(DT, xp, kc, in, W, out, n, cb, ce, y);                                                         \
     }

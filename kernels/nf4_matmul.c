@@ -21,7 +21,6 @@
 #define QR_HAVE_AVX2 1
 #if defined(__GNUC__) || defined(__clang__)
 #define QR_HAVE_AVX512 1
-#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 #endif
 #endif
 
@@ -229,7 +228,7 @@ static void permute_x_pairs(const float *x, int64_t cols, float *xp) {
 // code2 with a gather; absmax2 broadcast (blended where the 16 blocks cross a
 // group of 256). Scalar per block this costs two p0 uops per block, as much
 // as a sixth of a short row's vector work.
-AVX512_FN static inline void chunk_scales_avx512(const QrNF4 *w, int64_t bg, int64_t n, float *sc) {
+QR_AVX512_FN static inline void chunk_scales_avx512(const QrNF4 *w, int64_t bg, int64_t n, float *sc) {
     const __m512 off = _mm512_set1_ps(w->offset);
     for (int64_t i = 0; i < n; i += 16) {
         const int k = n - i < 16 ? (int)(n - i) : 16;
@@ -248,7 +247,7 @@ AVX512_FN static inline void chunk_scales_avx512(const QrNF4 *w, int64_t bg, int
 // b+1, so the 16-lane accumulator holds acc[0] and acc[1] of the canonical
 // order and each half takes its block's scale by a masked fma whose scale is a
 // broadcast load.
-AVX512_FN static float matvec_avx512(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const float *xp, int64_t nb) {
+QR_AVX512_FN static float matvec_avx512(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const float *xp, int64_t nb) {
     const __m512 t = _mm512_loadu_ps(w->code), z = _mm512_setzero_ps();
     __m512 acc = z;
     float sc[SC_CHUNK];

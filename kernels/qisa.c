@@ -40,3 +40,9 @@ const char *qr_qisa_name(void) {
 }
 
 void qr_qisa_reset(void) { atomic_store_explicit(&g_isa, -1, memory_order_relaxed); }
+
+void qr_qisa_cap(const char *level) {
+    if (level) setenv("QROBUST_SIMD", level, 1);
+    else unsetenv("QROBUST_SIMD");
+    qr_qisa_reset();
+}

@@ -14,3 +14,10 @@ int qr_qisa(void);
 const char *qr_qisa_name(void);
 // Re-reads QROBUST_SIMD (tests switch paths within one process).
 void qr_qisa_reset(void);
+// Sets QROBUST_SIMD to level ("avx2", "scalar"; NULL: unset, the CPU's best)
+// for this process and re-reads it: how tests and benchmarks run each path.
+void qr_qisa_cap(const char *level);
+
+// The target attribute of AVX-512 code: exactly the features detect() in
+// kernels/qisa.c requires before qr_qisa() reports QR_ISA_AVX512.
+#define QR_AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))

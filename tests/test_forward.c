@@ -237,9 +237,7 @@ static void test_gemm_matches_reference(void **st) {
                 // Both decode row groupings (kernels/gemm.h) and every SIMD level of
                 // this CPU (AVX-512 prefill tiles, AVX2) give the reference's bits.
                 for (int lv = 0; lv < 2; lv++) {
-                    if (lv) setenv("QROBUST_SIMD", "avx2", 1);
-                    else unsetenv("QROBUST_SIMD");
-                    qr_qisa_reset();
+                    qr_qisa_cap(lv ? "avx2" : NULL);
                     for (int rows = 1; rows <= 8; rows += 7) {
                         qr_gemm_set_decode_rows(rows);
                         assert_int_equal(qr_gemm_decode_rows(), rows);
@@ -249,8 +247,7 @@ static void test_gemm_matches_reference(void **st) {
                                      qr_dtype_name(dt), out, in, n, qr_qisa_name(), rows);
                     }
                 }
-                unsetenv("QROBUST_SIMD");
-                qr_qisa_reset();
+                qr_qisa_cap(NULL);
                 qr_gemm_set_decode_rows(0);
                 // and the reference is a dot product within float rounding
                 for (int r = 0; r < n; r++)

@@ -230,12 +230,10 @@ static void test_fixture_special(void **st) { (void)st; check_case("special"); }
 // with the scalar code forced (the cases above ran the build's best level).
 static void test_fixtures_scalar_path(void **st) {
     (void)st;
-    setenv("QROBUST_SIMD", "scalar", 1);
-    qr_qisa_reset();
+    qr_qisa_cap("scalar");
     assert_string_equal(qr_qisa_name(), "scalar");
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) check_case(CASES[i].name);
-    unsetenv("QROBUST_SIMD");
-    qr_qisa_reset();
+    qr_qisa_cap(NULL);
 }
 
 static void test_activation_quant(void **st) {

@@ -28,17 +28,14 @@ static const char *levels[] = {"scalar", "avx2", "avx512"};
 
 // Runs fn once per SIMD level up to what the CPU supports.
 static void for_each_isa(void (*fn)(const char *isa)) {
-    unsetenv("QROBUST_SIMD");
-    qr_qisa_reset();
+    qr_qisa_cap(NULL);
     const int top = qr_qisa();
     for (int l = 0; l <= top; l++) {
-        setenv("QROBUST_SIMD", levels[l], 1);
-        qr_qisa_reset();
+        qr_qisa_cap(levels[l]);
         assert_string_equal(qr_qisa_name(), levels[l]);
         fn(levels[l]);
     }
-    unsetenv("QROBUST_SIMD");
-    qr_qisa_reset();
+    qr_qisa_cap(NULL);
 }
 
 typedef struct { int64_t rows, cols, m; } Shape;
