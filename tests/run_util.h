@@ -71,7 +71,6 @@ static inline int rt_sh(const char *fmt, ...) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-// The file's bytes, NUL-terminated (malloc'd); NULL if unreadable.
 // Runs a shell command: its exit status (as pclose returns it), its stdout in
 // *out (malloc'd, NUL-terminated; NULL if it could not start) and, when len is
 // not NULL, the stdout's length.
@@ -91,6 +90,7 @@ static inline int rt_capture(const char *cmd, char **out, size_t *len) {
     return pclose(p);
 }
 
+// The file's bytes, NUL-terminated (malloc'd); NULL if unreadable.
 static inline char *rt_slurp(const char *path) {
     char *b;
     size_t n;

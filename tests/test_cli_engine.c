@@ -24,21 +24,14 @@ static const char REFERENCE[] =
 
 // Runs `qrobust <args>`; returns the exit status, stdout in *out (malloc'd).
 static int run(const char *args, char **out, char **err) {
-    const char *bin = getenv("QROBUST_BIN");
-    if (!bin) bin = "./qrobust";
-    char cmd[2048];
+    char bin[1024], cmd[2048];
+    rt_bin(bin, sizeof bin);
     snprintf(cmd, sizeof cmd, "'%s' %s 2>/tmp/qr_cli_engine_err", bin, args);
     int st = rt_capture(cmd, out, NULL);
     assert_non_null(*out);
     if (err) {
-        FILE *f = fopen("/tmp/qr_cli_engine_err", "rb");
-        char *eb = calloc(1, 4096);
-        if (f) {
-            size_t r = fread(eb, 1, 4095, f);
-            eb[r] = 0;
-            fclose(f);
-        }
-        *err = eb;
+        *err = rt_slurp("/tmp/qr_cli_engine_err");
+        if (!*err) *err = strdup("");
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
