@@ -2,9 +2,9 @@
 // is 32 packed bytes = eight 32-bit lanes; shifting every lane right by 4p
 // exposes nibble p of each lane, i.e. elements 8d + (p^1) for d = 0..7. x is
 // reordered once per call to match: xp[b*64 + p*8 + d] = x[b*64 + 8d + (p^1)].
-// AVX2 looks the 16 levels up from two 8-float registers (vpermps on the low 3
-// bits, blendv on bit 3 moved to the sign bit); AVX-512 does it with one
-// 16-lane vpermps over two blocks at once. The block scales of a row are
+// AVX2 looks the 16 levels up as four byte planes with vpshufb and joins the
+// bytes into floats with unpacks; AVX-512 does it with one 16-lane vpermps over
+// two blocks at once. The block scales of a row are
 // decoded ahead, SC_CHUNK at a time, into a small array that the vector loop
 // reads with broadcast loads (no shuffle-port work per block).
 #ifndef __clang__
@@ -122,45 +122,80 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// The 8 levels of nibble p of every lane of v.
-#define NF4_LOOKUP(v, p, tlo, thi)                                                                      \
-    _mm256_blendv_ps(_mm256_permutevar8x32_ps(tlo, _mm256_srli_epi32(v, 4 * (p))),                     \
-                     _mm256_permutevar8x32_ps(thi, _mm256_srli_epi32(v, 4 * (p))),                     \
-                     _mm256_castsi256_ps(_mm256_slli_epi32(v, 28 - 4 * (p))))
+// The 16 levels as four byte planes (plane k: byte k of every level's float),
+// each a 16-byte table in both 128-bit lanes, for vpshufb.
+typedef struct {
+    __m256i p[4];
+} Nf4Planes;
 
-// sum over p of c[p] * x: the block's two fma chains (even p, odd p) of the
-// canonical order, added.
-static inline __m256 block_sum(const __m256 c[8], const float *xb) {
-    const __m256 z = _mm256_setzero_ps();
-    __m256 s0 = _mm256_fmadd_ps(c[0], _mm256_loadu_ps(xb), z);
-    __m256 s1 = _mm256_fmadd_ps(c[1], _mm256_loadu_ps(xb + 8), z);
-    s0 = _mm256_fmadd_ps(c[2], _mm256_loadu_ps(xb + 16), s0);
-    s1 = _mm256_fmadd_ps(c[3], _mm256_loadu_ps(xb + 24), s1);
-    s0 = _mm256_fmadd_ps(c[4], _mm256_loadu_ps(xb + 32), s0);
-    s1 = _mm256_fmadd_ps(c[5], _mm256_loadu_ps(xb + 40), s1);
-    s0 = _mm256_fmadd_ps(c[6], _mm256_loadu_ps(xb + 48), s0);
-    s1 = _mm256_fmadd_ps(c[7], _mm256_loadu_ps(xb + 56), s1);
-    return _mm256_add_ps(s0, s1);
+static inline Nf4Planes planes_avx2(const float code[16]) {
+    uint8_t b[4][16];
+    for (int q = 0; q < 16; q++) {
+        uint32_t u;
+        memcpy(&u, &code[q], 4);
+        for (int k = 0; k < 4; k++) b[k][q] = (uint8_t)(u >> (8 * k));
+    }
+    Nf4Planes t;
+    for (int k = 0; k < 4; k++) t.p[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b[k]));
+    return t;
 }
 
-static inline void decode_codes(const uint8_t *src, __m256 tlo, __m256 thi, __m256 c[8]) {
-    const __m256i v = _mm256_loadu_si256((const __m256i *)src);
-    c[0] = NF4_LOOKUP(v, 0, tlo, thi);
-    c[1] = NF4_LOOKUP(v, 1, tlo, thi);
-    c[2] = NF4_LOOKUP(v, 2, tlo, thi);
-    c[3] = NF4_LOOKUP(v, 3, tlo, thi);
-    c[4] = NF4_LOOKUP(v, 4, tlo, thi);
-    c[5] = NF4_LOOKUP(v, 5, tlo, thi);
-    c[6] = NF4_LOOKUP(v, 6, tlo, thi);
-    c[7] = NF4_LOOKUP(v, 7, tlo, thi);
+// The levels of 32 nibble indices (one per byte of idx) as four vectors of 8
+// floats: D_m lane L holds byte i = 4m + (L & 3) + 16 (L >> 2). 12 shuffles per
+// 32 levels, but vpshufb and the unpacks issue on two ports (p1, p5) of recent
+// Intel cores where vpermps has one; the former two vpermps + blendv per 8
+// levels ran at 12.1 against 16.6 G weights/s here (bench/RESULTS.md).
+static inline void levels32(__m256i idx, const Nf4Planes *t, __m256 d[4]) {
+    const __m256i p0 = _mm256_shuffle_epi8(t->p[0], idx), p1 = _mm256_shuffle_epi8(t->p[1], idx);
+    const __m256i p2 = _mm256_shuffle_epi8(t->p[2], idx), p3 = _mm256_shuffle_epi8(t->p[3], idx);
+    const __m256i l01 = _mm256_unpacklo_epi8(p0, p1), h01 = _mm256_unpackhi_epi8(p0, p1);
+    const __m256i l23 = _mm256_unpacklo_epi8(p2, p3), h23 = _mm256_unpackhi_epi8(p2, p3);
+    d[0] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(l01, l23));
+    d[1] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(l01, l23));
+    d[2] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(h01, h23));
+    d[3] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(h01, h23));
 }
 
-// acc += block b's sum times its scale (AVX2 x layout).
-static inline __m256 block_acc_avx2(const uint8_t *wa, int64_t b, const float *xp, float scale, __m256 tlo, __m256 thi,
+// The block's 32 bytes with a 4x4 byte transpose in each 128-bit lane, which
+// puts byte 4L + m where levels32 reads it for D_m lane L.
+static inline __m256i transpose_block(const uint8_t *src) {
+    const __m256i tr = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, //
+                                        0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)src), tr);
+}
+
+// Block src's levels: lo[m] lane d = nibble 2m of dword d (the low nibble of
+// its byte m), hi[m] = nibble 2m + 1, i.e. nibble p of the file header's
+// layout, element 8d + (p ^ 1) of the block.
+static inline void decode_block(const uint8_t *src, const Nf4Planes *t, __m256 lo[4], __m256 hi[4]) {
+    const __m256i v = transpose_block(src), m4 = _mm256_set1_epi8(0x0F);
+    levels32(_mm256_and_si256(v, m4), t, lo);
+    levels32(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), t, hi);
+}
+
+// One fma chain of the canonical order: sum over m of d[m] * x[16m .. 16m+7]
+// (x at nibble 0 for the even-p chain, at nibble 1 for the odd one).
+static inline __m256 chain4(const __m256 d[4], const float *x) {
+    __m256 s = _mm256_fmadd_ps(d[0], _mm256_loadu_ps(x), _mm256_setzero_ps());
+    s = _mm256_fmadd_ps(d[1], _mm256_loadu_ps(x + 16), s);
+    s = _mm256_fmadd_ps(d[2], _mm256_loadu_ps(x + 32), s);
+    return _mm256_fmadd_ps(d[3], _mm256_loadu_ps(x + 48), s);
+}
+
+// acc += block b's sum times its scale (AVX2 x layout): the even-p chain
+// finished before the odd-p chain's levels are made, so that four levels are
+// live at a time (all eight at once spilled, with 16 ymm registers: 9.8 vs
+// 16.6 G weights/s).
+static inline __m256 block_acc_avx2(const uint8_t *wa, int64_t b, const float *xp, float scale, const Nf4Planes *t,
                                     __m256 acc) {
-    __m256 c[8];
-    decode_codes(wa + 32 * b, tlo, thi, c);
-    return _mm256_fmadd_ps(block_sum(c, xp + 64 * b), _mm256_set1_ps(scale), acc);
+    const __m256i v = transpose_block(wa + 32 * b), m4 = _mm256_set1_epi8(0x0F);
+    const float *xb = xp + 64 * b;
+    __m256 d[4];
+    levels32(_mm256_and_si256(v, m4), t, d);
+    const __m256 s0 = chain4(d, xb);
+    levels32(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), t, d);
+    const __m256 s1 = chain4(d, xb + 8);
+    return _mm256_fmadd_ps(_mm256_add_ps(s0, s1), _mm256_set1_ps(scale), acc);
 }
 
 // Decode: one weight row (blocks bg0.. of the whole weight), rows read one
@@ -168,7 +203,7 @@ static inline __m256 block_acc_avx2(const uint8_t *wa, int64_t b, const float *x
 // ahead of (two rows at a time, i.e. two streams, measured slower: ~75 vs ~60
 // ms of CPU per deepseek-coder-1.3b token on one core).
 static float matvec_avx2(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const float *xp, int64_t nb) {
-    const __m256 tlo = _mm256_loadu_ps(w->code), thi = _mm256_loadu_ps(w->code + 8);
+    const Nf4Planes t = planes_avx2(w->code);
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     float sc[SC_CHUNK];
     for (int64_t c0 = 0; c0 < nb; c0 += SC_CHUNK) {
@@ -179,10 +214,10 @@ static float matvec_avx2(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const f
             const int64_t b = c0 + j;
             _mm_prefetch((const char *)(wa + 32 * b + PF_L1), _MM_HINT_T0);
             _mm_prefetch((const char *)(wa + 32 * b + PF_L2), _MM_HINT_T1);
-            acc0 = block_acc_avx2(wa, b, xp, sc[j], tlo, thi, acc0);
-            acc1 = block_acc_avx2(wa, b + 1, xp, sc[j + 1], tlo, thi, acc1);
+            acc0 = block_acc_avx2(wa, b, xp, sc[j], &t, acc0);
+            acc1 = block_acc_avx2(wa, b + 1, xp, sc[j + 1], &t, acc1);
         }
-        if (j < cn) acc0 = block_acc_avx2(wa, c0 + j, xp, sc[j], tlo, thi, acc0); // odd block count
+        if (j < cn) acc0 = block_acc_avx2(wa, c0 + j, xp, sc[j], &t, acc0); // odd block count
     }
     return hsum256(_mm256_add_ps(acc0, acc1));
 }
@@ -192,18 +227,21 @@ static float matvec_avx2(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const f
 enum { XCHUNK = 16 };
 static void rows_chunk_avx2(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const float *xp, int64_t cols, int mc,
                             float *out /* [mc] */) {
-    const __m256 tlo = _mm256_loadu_ps(w->code), thi = _mm256_loadu_ps(w->code + 8);
+    const Nf4Planes t = planes_avx2(w->code);
     __m256 acc[2][XCHUNK];
     for (int i = 0; i < mc; i++) acc[0][i] = acc[1][i] = _mm256_setzero_ps();
     const int64_t nb = cols / QR_NF4_BLOCK;
     float sc[SC_CHUNK];
     for (int64_t b = 0; b < nb; b++) {
         if (b % SC_CHUNK == 0) chunk_scales(w, bg0 + b, nb - b < SC_CHUNK ? nb - b : SC_CHUNK, sc);
-        __m256 c[8];
-        decode_codes(wa + 32 * b, tlo, thi, c);
+        __m256 lo[4], hi[4];
+        decode_block(wa + 32 * b, &t, lo, hi);
         const __m256 s = _mm256_set1_ps(sc[b % SC_CHUNK]);
         __m256 *a = acc[b & 1];
-        for (int i = 0; i < mc; i++) a[i] = _mm256_fmadd_ps(block_sum(c, xp + i * cols + 64 * b), s, a[i]);
+        for (int i = 0; i < mc; i++) {
+            const float *xb = xp + i * cols + 64 * b;
+            a[i] = _mm256_fmadd_ps(_mm256_add_ps(chain4(lo, xb), chain4(hi, xb + 8)), s, a[i]);
+        }
     }
     for (int i = 0; i < mc; i++) out[i] = hsum256(_mm256_add_ps(acc[0][i], acc[1][i]));
 }
@@ -277,8 +315,8 @@ QR_AVX512_FN static float matvec_avx512(const QrNF4 *w, const uint8_t *wa, int64
             acc = _mm512_mask3_fmadd_ps(s, _mm512_set1_ps(sc[j + 1]), acc, 0xFF00);
         }
         if (j < cn) { // odd block count: the last (even) block, AVX2 layout, into acc[0]
-            const __m256 tlo = _mm256_loadu_ps(w->code), thi = _mm256_loadu_ps(w->code + 8);
-            const __m256 lo = block_acc_avx2(wa, c0 + j, xp, sc[j], tlo, thi, _mm512_castps512_ps256(acc));
+            const Nf4Planes t2 = planes_avx2(w->code);
+            const __m256 lo = block_acc_avx2(wa, c0 + j, xp, sc[j], &t2, _mm512_castps512_ps256(acc));
             acc = _mm512_insertf32x8(acc, lo, 0);
         }
     }
