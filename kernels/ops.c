@@ -86,6 +86,10 @@ void qr_rope_freqs(float *inv_freq, int rope_dim, double theta, int type, double
 }
 
 void qr_silu_mul(float *a, const float *b, size_t n) {
+    // Element-wise, so threads never change a bit. One decode row of a 1.3B
+    // model (5504) took 30 us alone while the other thread waited: 0.7 ms of a
+    // ~35 ms token over 24 layers.
+#pragma omp parallel for schedule(static) if (n > 4096)
     for (size_t i = 0; i < n; i++) a[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
 }
 
