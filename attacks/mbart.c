@@ -386,7 +386,7 @@ int mbart_encode(const MbartModel *m, const int32_t *ids, int n, float *x, QrErr
     }
     for (int i = 0; i < n; i++) pos[i] = n - 1; // bidirectional: every query sees every key
     if (embed_rows(m, &m->enc, ids, n, 0, 1, x, h, e)) goto out;
-    QrKVLayer kv = {k, v, n, d};
+    QrKVLayer kv = {k, v, n, d, (size_t)hd, (size_t)d}; // [pos][d] rows
     float scale = 1.0f / sqrtf((float)hd);
     for (int l = 0; l < m->enc.n_layers; l++) {
         const MbartLayer *L = &m->enc.layers[l];
@@ -494,14 +494,15 @@ int mbart_decoder_step(MbartDecoder *d, const int32_t *tokens, int n, int pos, f
         for (int b = 0; b < n; b++) memcpy(K + b * slot + (size_t)pos * dm, d->t + (size_t)b * dm, dm * sizeof(float));
         qr_linear_forward(&L->self.v, d->h, n, d->t);
         for (int b = 0; b < n; b++) memcpy(V + b * slot + (size_t)pos * dm, d->t + (size_t)b * dm, dm * sizeof(float));
-        QrKVLayer kv = {K, V, d->max_len, dm};
+        QrKVLayer kv = {K, V, d->max_len, dm, (size_t)hd, (size_t)dm};
         qr_attention(d->q, d->h, n, H, H, hd, scale, &kv, d->pos, d->seq, 0, d->sc, d->n_sc);
         qr_linear_forward(&L->self.o, d->h, n, d->q);
         qr_add(d->x, d->q, (size_t)n * dm);
         // Cross-attention over the source.
         qr_layernorm(d->h, d->x, L->cross.ln_w, L->cross.ln_b, n, dm, m->cfg.ln_eps);
         qr_linear_forward(&L->cross.q, d->h, n, d->q);
-        QrKVLayer ckv = {d->ck + (size_t)l * d->src_len * dm, d->cv + (size_t)l * d->src_len * dm, d->src_len, dm};
+        QrKVLayer ckv = {d->ck + (size_t)l * d->src_len * dm, d->cv + (size_t)l * d->src_len * dm, d->src_len, dm,
+                         (size_t)hd, (size_t)dm};
         qr_attention(d->q, d->h, n, H, H, hd, scale, &ckv, d->cpos, d->cseq, 0, d->sc, d->n_sc);
         qr_linear_forward(&L->cross.o, d->h, n, d->q);
         qr_add(d->x, d->q, (size_t)n * dm);

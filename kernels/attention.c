@@ -17,14 +17,14 @@ void qr_attention(const float *q, float *out, int n, int n_heads, int n_kv_heads
             int i = ih / n_heads, h = ih % n_heads, kvh = h / group;
             const float *qh = q + (size_t)i * n_heads * head_dim + (size_t)h * head_dim;
             float *oh = out + (size_t)i * n_heads * head_dim + (size_t)h * head_dim;
-            const float *kb = kv->k + seq[i] * slot + (size_t)kvh * head_dim;
-            const float *vb = kv->v + seq[i] * slot + (size_t)kvh * head_dim;
+            const float *kb = kv->k + seq[i] * slot + (size_t)kvh * kv->head_stride;
+            const float *vb = kv->v + seq[i] * slot + (size_t)kvh * kv->head_stride;
             int lo = window > 0 && pos[i] - window + 1 > 0 ? pos[i] - window + 1 : 0, hi = pos[i];
             int m = hi - lo + 1;
-            for (int t = lo; t <= hi; t++) sc[t - lo] = qr_dot(qh, kb + (size_t)t * kv->kv_dim, head_dim) * scale;
+            for (int t = lo; t <= hi; t++) sc[t - lo] = qr_dot(qh, kb + (size_t)t * kv->row_stride, head_dim) * scale;
             qr_softmax(sc, m);
             memset(oh, 0, (size_t)head_dim * sizeof *oh);
-            for (int t = lo; t <= hi; t++) qr_axpy(sc[t - lo], vb + (size_t)t * kv->kv_dim, oh, head_dim);
+            for (int t = lo; t <= hi; t++) qr_axpy(sc[t - lo], vb + (size_t)t * kv->row_stride, oh, head_dim);
         }
     }
 }

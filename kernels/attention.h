@@ -4,8 +4,13 @@
 #include <stddef.h>
 
 typedef struct {
-    const float *k, *v;   // one layer's cache: [n_slots][max_seq][kv_dim]
+    const float *k, *v;   // one layer's cache: n_slots blocks of max_seq * kv_dim floats
     int max_seq, kv_dim;
+    // Within a slot: kv head h's row for position t starts at
+    // h * head_stride + t * row_stride. The CPU cache is [kv_head][pos][head_dim]
+    // (head_stride max_seq * head_dim, row_stride head_dim), so that a head's
+    // rows are one sequential stream; [pos][kv_dim] is (head_dim, kv_dim).
+    size_t head_stride, row_stride;
 } QrKVLayer;
 
 // For each token i and head h (kv head h / (n_heads / n_kv_heads)):

@@ -228,12 +228,14 @@ QrKVLayer qr_kv_store(QrModel *m, int l, const QrBatch *b, const float *k, const
     size_t kvd = (size_t)m->kv.kv_dim;
     size_t layer_stride = (size_t)m->kv.n_slots * m->kv.max_seq * kvd;
     float *kc = m->kv.k + l * layer_stride, *vc = m->kv.v + l * layer_stride;
-    for (int i = 0; i < b->n; i++) {
-        size_t off = ((size_t)b->seq[i] * m->kv.max_seq + b->pos[i]) * kvd;
-        memcpy(kc + off, k + i * kvd, kvd * sizeof(float));
-        memcpy(vc + off, v + i * kvd, kvd * sizeof(float));
-    }
-    return (QrKVLayer){kc, vc, m->kv.max_seq, (int)kvd};
+    const size_t hd = (size_t)m->cfg.head_dim, hs = (size_t)m->kv.max_seq * hd; // [slot][kv_head][pos][hd]
+    for (int i = 0; i < b->n; i++)
+        for (size_t h = 0; h < kvd / hd; h++) {
+            const size_t off = (size_t)b->seq[i] * m->kv.max_seq * kvd + h * hs + (size_t)b->pos[i] * hd;
+            memcpy(kc + off, k + i * kvd + h * hd, hd * sizeof(float));
+            memcpy(vc + off, v + i * kvd + h * hd, hd * sizeof(float));
+        }
+    return (QrKVLayer){kc, vc, m->kv.max_seq, (int)kvd, hs, hd};
 }
 
 int qr_gather_wanted(const QrBatch *b, const float *x, int dim, float *out) {

@@ -73,10 +73,12 @@ typedef struct {
     int embedding;       // 1: the token embedding table (one row read per token)
 } QrParam;
 
-// KV cache: per layer, per sequence slot, per position, kv_dim floats.
+// KV cache: per layer, per sequence slot, per kv head, per position, head_dim
+// floats (one sequential stream per head for attention: 5.35 -> 3.76 ms per
+// token for a 1.3B model at 160 positions against [pos][kv_dim] rows).
 typedef struct {
     int n_layers, n_slots, max_seq, kv_dim;
-    float *k, *v; // [n_layers][n_slots][max_seq][kv_dim]
+    float *k, *v; // [n_layers][n_slots][n_kv_heads][max_seq][head_dim]
     int *len;     // [n_slots] positions filled (max pos + 1 seen)
 } QrKVCache;
 

@@ -41,7 +41,7 @@ void qr_cuda_free(QrModel *m);
 size_t qr_cuda_weight_bytes(const QrModel *m);
 const char *qr_cuda_device_name(const QrModel *m);
 // Copies the device KV cache of one layer to k/v ([n_slots][max_seq][kv_dim]
-// floats each; tests compare it with the CPU cache).
+// floats each: the device's layout, not the CPU cache's per-head one).
 int qr_cuda_read_kv(const QrModel *m, int layer, float *k, float *v, QrErr *e);
 
 // ---- the device model without a QrModel (benchmarks: random weights at real

@@ -290,7 +290,7 @@ static void test_ops(void) {
         CU(cudaMalloc((void **)&dsc, (size_t)nt * nh * max_seq * 4));
         float *r = malloc((size_t)nt * nh * hd * 4), *g = malloc((size_t)nt * nh * hd * 4);
         for (int win = 0; win <= 3; win += 3) {
-            QrKVLayer kv = {kc, vc, max_seq, kvd};
+            QrKVLayer kv = {kc, vc, max_seq, kvd, (size_t)hd, (size_t)kvd}; // the device's [pos][kv_dim] rows
             qr_attention(q, r, nt, nh, nkv, hd, 0.158f, &kv, pos, seq, win, sc, 1);
             CU(qc_attention(dq, dout, nt, nh, nkv, hd, 0.158f, dkc, dvc, max_seq, kvd, dpos, dseq, win, dsc, 0));
             dget(g, dout, (size_t)nt * nh * hd * 4);
