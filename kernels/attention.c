@@ -4,6 +4,15 @@
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
 
+// Software prefetch PF_ROWS rows (4 KB at head_dim 128) ahead of each loop
+// over a head's K and V rows: the hardware prefetchers ramp up at every 4 KB
+// page. 24 layers of 1.3b attention at 160 positions with a cold cache, two
+// threads: 3.78 -> 3.04 ms (4 rows: 3.10, 16: 3.07, 32: 3.14).
+enum { PF_ROWS = 8 };
+static inline void prefetch_row(const float *row, int n) {
+    for (int i = 0; i < n; i += 16) __builtin_prefetch(row + i, 0, 3);
+}
+
 void qr_attention(const float *q, float *out, int n, int n_heads, int n_kv_heads, int head_dim, float scale,
                   const QrKVLayer *kv, const int *pos, const int *seq, int window, float *scratch, int n_scratch) {
     int group = n_heads / n_kv_heads;
@@ -21,10 +30,17 @@ void qr_attention(const float *q, float *out, int n, int n_heads, int n_kv_heads
             const float *vb = kv->v + seq[i] * slot + (size_t)kvh * kv->head_stride;
             int lo = window > 0 && pos[i] - window + 1 > 0 ? pos[i] - window + 1 : 0, hi = pos[i];
             int m = hi - lo + 1;
-            for (int t = lo; t <= hi; t++) sc[t - lo] = qr_dot(qh, kb + (size_t)t * kv->row_stride, head_dim) * scale;
+            for (int t = lo; t <= hi; t++) {
+                if (t + PF_ROWS <= hi) prefetch_row(kb + (size_t)(t + PF_ROWS) * kv->row_stride, head_dim);
+                sc[t - lo] = qr_dot(qh, kb + (size_t)t * kv->row_stride, head_dim) * scale;
+            }
             qr_softmax(sc, m);
             memset(oh, 0, (size_t)head_dim * sizeof *oh);
-            for (int t = lo; t <= hi; t++) qr_axpy(sc[t - lo], vb + (size_t)t * kv->row_stride, oh, head_dim);
+            for (int t = lo; t < lo + PF_ROWS && t <= hi; t++) prefetch_row(vb + (size_t)t * kv->row_stride, head_dim);
+            for (int t = lo; t <= hi; t++) {
+                if (t + PF_ROWS <= hi) prefetch_row(vb + (size_t)(t + PF_ROWS) * kv->row_stride, head_dim);
+                qr_axpy(sc[t - lo], vb + (size_t)t * kv->row_stride, oh, head_dim);
+            }
         }
     }
 }
