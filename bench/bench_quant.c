@@ -4,9 +4,9 @@
 //     vocab 32000; the engine benchmark's shape);
 //   - the deepseek-coder-1.3b-base shape (runtime/presets.c).
 // Each line runs `qrobust bench --json` (random weights, nothing downloaded),
-// which measures the read bandwidth right before building its model. The
-// quantized rows run twice: with the best SIMD level of this CPU and with
-// QROBUST_SIMD=avx2 (the build baseline).
+// which measures the read bandwidth before building its model and again after
+// the timed runs, and keeps the higher. The quantized rows run twice: with the
+// best SIMD level of this CPU and with QROBUST_SIMD=avx2 (the build baseline).
 //
 // Targets (from llama.cpp on the same 2-core machine and shape, 2 threads):
 // int8 decode >= 16 tok/s and nf4 >= 23 tok/s on deepseek-coder-1.3b, and
