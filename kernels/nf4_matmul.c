@@ -4,9 +4,9 @@
 // reordered once per call to match: xp[b*64 + p*8 + d] = x[b*64 + 8d + (p^1)].
 // AVX2 looks the 16 levels up as four byte planes with vpshufb and joins the
 // bytes into floats with unpacks; AVX-512 does it with one 16-lane vpermps over
-// two blocks at once. The block scales of a row are
-// decoded ahead, SC_CHUNK at a time, into a small array that the vector loop
-// reads with broadcast loads (no shuffle-port work per block).
+// two blocks at once. The block scales of a row are decoded ahead, SC_CHUNK at
+// a time, into a small array that the vector loop reads with broadcast loads
+// (no shuffle-port work per block).
 #ifndef __clang__
 #pragma GCC optimize("fp-contract=off") // the reference spells out every fma
 #endif
