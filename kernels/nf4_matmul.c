@@ -190,13 +190,11 @@ static inline __m256i transpose_block(const uint8_t *src) {
     return _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)src), tr);
 }
 
-// Block src's levels: lo[m] lane d = nibble 2m of dword d (the low nibble of
-// its byte m), hi[m] = nibble 2m + 1, i.e. nibble p of the file header's
-// layout, element 8d + (p ^ 1) of the block.
-static inline void decode_block(const uint8_t *src, const Nf4Planes *t, __m256 lo[4], __m256 hi[4]) {
-    const __m256i v = transpose_block(src), m4 = _mm256_set1_epi8(0x0F);
-    levels32(_mm256_and_si256(v, m4), t, lo);
-    levels32(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), t, hi);
+// Levels of a transposed block v: odd = 0 gives d[m] lane d = nibble 2m of
+// dword d (the low nibble of its byte m), odd = 1 nibble 2m + 1, i.e. nibble p
+// of the file header's layout, element 8d + (p ^ 1) of the block.
+static inline void nibble_levels(__m256i v, int odd, const Nf4Planes *t, __m256 d[4]) {
+    levels32(_mm256_and_si256(odd ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0F)), t, d);
 }
 
 // One fma chain of the canonical order: sum over m of d[m] * x[16m .. 16m+7]
@@ -214,12 +212,12 @@ static inline __m256 chain4(const __m256 d[4], const float *x) {
 // 16.6 G weights/s).
 static inline __m256 block_acc_avx2(const uint8_t *wa, int64_t b, const float *xp, float scale, const Nf4Planes *t,
                                     __m256 acc) {
-    const __m256i v = transpose_block(wa + 32 * b), m4 = _mm256_set1_epi8(0x0F);
+    const __m256i v = transpose_block(wa + 32 * b);
     const float *xb = xp + 64 * b;
     __m256 d[4];
-    levels32(_mm256_and_si256(v, m4), t, d);
+    nibble_levels(v, 0, t, d);
     const __m256 s0 = chain4(d, xb);
-    levels32(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), t, d);
+    nibble_levels(v, 1, t, d);
     const __m256 s1 = chain4(d, xb + 8);
     return _mm256_fmadd_ps(_mm256_add_ps(s0, s1), _mm256_set1_ps(scale), acc);
 }
@@ -228,8 +226,8 @@ static inline __m256 block_acc_avx2(const uint8_t *wa, int64_t b, const float *x
 // after the other by a thread, i.e. a single stream that the prefetch keeps
 // ahead of (two rows at a time, i.e. two streams, measured slower: ~75 vs ~60
 // ms of CPU per deepseek-coder-1.3b token on one core).
-static float matvec_avx2(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const float *xp, int64_t nb) {
-    const Nf4Planes t = planes_avx2(w->code);
+static float matvec_avx2(const QrNF4 *w, const Nf4Planes *t, const uint8_t *wa, int64_t bg0, const float *xp,
+                         int64_t nb) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     float sc[SC_CHUNK];
     for (int64_t c0 = 0; c0 < nb; c0 += SC_CHUNK) {
@@ -240,10 +238,10 @@ static float matvec_avx2(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const f
             const int64_t b = c0 + j;
             _mm_prefetch((const char *)(wa + 32 * b + PF_L1), _MM_HINT_T0);
             _mm_prefetch((const char *)(wa + 32 * b + PF_L2), _MM_HINT_T1);
-            acc0 = block_acc_avx2(wa, b, xp, sc[j], &t, acc0);
-            acc1 = block_acc_avx2(wa, b + 1, xp, sc[j + 1], &t, acc1);
+            acc0 = block_acc_avx2(wa, b, xp, sc[j], t, acc0);
+            acc1 = block_acc_avx2(wa, b + 1, xp, sc[j + 1], t, acc1);
         }
-        if (j < cn) acc0 = block_acc_avx2(wa, c0 + j, xp, sc[j], &t, acc0); // odd block count
+        if (j < cn) acc0 = block_acc_avx2(wa, c0 + j, xp, sc[j], t, acc0); // odd block count
     }
     return hsum256(_mm256_add_ps(acc0, acc1));
 }
@@ -251,17 +249,18 @@ static float matvec_avx2(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const f
 // Prefill / batch: one weight row against x rows [0, mc) of a chunk; each
 // block's codes are decoded once and used for every x row.
 enum { XCHUNK = 16 };
-static void rows_chunk_avx2(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const float *xp, int64_t cols, int mc,
-                            float *out /* [mc] */) {
-    const Nf4Planes t = planes_avx2(w->code);
+static void rows_chunk_avx2(const QrNF4 *w, const Nf4Planes *t, const uint8_t *wa, int64_t bg0, const float *xp,
+                            int64_t cols, int mc, float *out /* [mc] */) {
     __m256 acc[2][XCHUNK];
     for (int i = 0; i < mc; i++) acc[0][i] = acc[1][i] = _mm256_setzero_ps();
     const int64_t nb = cols / QR_NF4_BLOCK;
     float sc[SC_CHUNK];
     for (int64_t b = 0; b < nb; b++) {
         if (b % SC_CHUNK == 0) chunk_scales(w, bg0 + b, nb - b < SC_CHUNK ? nb - b : SC_CHUNK, sc);
+        const __m256i v = transpose_block(wa + 32 * b);
         __m256 lo[4], hi[4];
-        decode_block(wa + 32 * b, &t, lo, hi);
+        nibble_levels(v, 0, t, lo);
+        nibble_levels(v, 1, t, hi);
         const __m256 s = _mm256_set1_ps(sc[b % SC_CHUNK]);
         __m256 *a = acc[b & 1];
         for (int i = 0; i < mc; i++) {
@@ -312,7 +311,8 @@ QR_AVX512_FN static inline void chunk_scales_avx512(const QrNF4 *w, int64_t bg, 
 // b+1, so the 16-lane accumulator holds acc[0] and acc[1] of the canonical
 // order and each half takes its block's scale by a masked fma whose scale is a
 // broadcast load.
-QR_AVX512_FN static float matvec_avx512(const QrNF4 *w, const uint8_t *wa, int64_t bg0, const float *xp, int64_t nb) {
+QR_AVX512_FN static float matvec_avx512(const QrNF4 *w, const Nf4Planes *pl, const uint8_t *wa, int64_t bg0,
+                                        const float *xp, int64_t nb) {
     const __m512 t = _mm512_loadu_ps(w->code), z = _mm512_setzero_ps();
     __m512 acc = z;
     float sc[SC_CHUNK];
@@ -342,8 +342,7 @@ QR_AVX512_FN static float matvec_avx512(const QrNF4 *w, const uint8_t *wa, int64
             acc = _mm512_mask3_fmadd_ps(s, _mm512_set1_ps(sc[j + 1]), acc, 0xFF00);
         }
         if (j < cn) { // odd block count: the last (even) block, AVX2 layout, into acc[0]
-            const Nf4Planes t2 = planes_avx2(w->code);
-            const __m256 lo = block_acc_avx2(wa, c0 + j, xp, sc[j], &t2, _mm512_castps512_ps256(acc));
+            const __m256 lo = block_acc_avx2(wa, c0 + j, xp, sc[j], pl, _mm512_castps512_ps256(acc));
             acc = _mm512_insertf32x8(acc, lo, 0);
         }
     }
@@ -373,10 +372,12 @@ static void matmul_fast(const QrNF4 *const *w, int k, const float *x, int64_t m,
         return;
     }
     const int use512 = isa == QR_ISA_AVX512 && m == 1;
+    Nf4Planes planes[MULTI_MAX]; // the level tables, once per call rather than per row
+    for (int i = 0; i < k; i++) planes[i] = planes_avx2(w[i]->code);
 #pragma omp parallel
     {
         if (m == 1) {
-            float *xp = xbuf + xstride * (nt > 1 ? omp_get_thread_num() : 0);
+            float *xp = xbuf + xstride * omp_get_thread_num(); // team size <= nt
 #ifdef QR_HAVE_AVX512
             if (use512) permute_x_pairs(x, cols, xp);
             else
@@ -392,11 +393,11 @@ static void matmul_fast(const QrNF4 *const *w, int k, const float *x, int64_t m,
                 const uint8_t *wa = wi->packed + r * cols / 2;
 #ifdef QR_HAVE_AVX512
                 if (use512) {
-                    y[i][r] = matvec_avx512(wi, wa, r * nb, xp, nb);
+                    y[i][r] = matvec_avx512(wi, &planes[i], wa, r * nb, xp, nb);
                     continue;
                 }
 #endif
-                y[i][r] = matvec_avx2(wi, wa, r * nb, xp, nb);
+                y[i][r] = matvec_avx2(wi, &planes[i], wa, r * nb, xp, nb);
             }
         } else {
             // Prefill / batch: each block decoded once per weight row, used for every x row.
@@ -412,7 +413,7 @@ static void matmul_fast(const QrNF4 *const *w, int k, const float *x, int64_t m,
                 float out[XCHUNK];
                 for (int64_t i0 = 0; i0 < m; i0 += XCHUNK) {
                     const int mc = (int)(m - i0 < XCHUNK ? m - i0 : XCHUNK);
-                    rows_chunk_avx2(wi, wi->packed + r * cols / 2, r * nb, xp + i0 * cols, cols, mc, out);
+                    rows_chunk_avx2(wi, &planes[i], wi->packed + r * cols / 2, r * nb, xp + i0 * cols, cols, mc, out);
                     for (int j = 0; j < mc; j++) y[i][(i0 + j) * rows + r] = out[j];
                 }
             }
