@@ -17,6 +17,7 @@
 #include <string.h>
 #include "kernels/qisa.h"
 #include "quant/half.h"
+#include "util/bigalloc.h"
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define QR_HAVE_AVX2 1
@@ -366,7 +367,7 @@ static void matmul_fast(const QrNF4 *const *w, int k, const float *x, int64_t m,
     // against 4.6 on one). Prefill: one shared copy, reordered row-parallel.
     const int nt = m == 1 ? omp_get_max_threads() : 1;
     const int64_t xstride = (m * cols + 15) / 16 * 16; // whole cache lines per copy
-    float *xbuf = malloc(sizeof(float) * (size_t)(xstride * nt));
+    float *xbuf = qr_alloc_lines(sizeof(float) * (size_t)(xstride * nt));
     if (!xbuf) { // no memory for the reordered x: the reference
         for (int i = 0; i < k; i++) qr_nf4_matmul_ref(w[i], x, m, QR_COMPUTE_F32, y[i]);
         return;
