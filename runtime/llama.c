@@ -47,6 +47,7 @@ typedef struct {
     float *hb2;  // [B, ffn_dim] up
     float *att_scratch; // [n_att_scratch][max_seq] attention scores
     int n_att_scratch;
+    float *block; // the one allocation behind the arrays above, 64-byte aligned slices
 } LlamaState;
 
 // ---- config ----
@@ -270,15 +271,7 @@ static int llama_load(QrModel *m, const QrCheckpoint *ck, QrErr *e) {
 
 static void free_state(LlamaState *s) {
     if (!s) return;
-    free(s->x);
-    free(s->xb);
-    free(s->xb2);
-    free(s->q);
-    free(s->k);
-    free(s->v);
-    free(s->hb);
-    free(s->hb2);
-    free(s->att_scratch);
+    free(s->block);
     free(s);
 }
 
@@ -290,17 +283,14 @@ static int llama_alloc_state(QrModel *m, QrErr *e) {
     size_t B = (size_t)m->max_batch, qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)m->kv.kv_dim;
     size_t xbd = qd > (size_t)c->dim ? qd : (size_t)c->dim;
     s->B = m->max_batch;
-    s->x = malloc(B * c->dim * 4);
-    s->xb = malloc(B * xbd * 4);
-    s->xb2 = malloc(B * c->dim * 4);
-    s->q = malloc(B * qd * 4);
-    s->k = malloc(B * kvd * 4);
-    s->v = malloc(B * kvd * 4);
-    s->hb = malloc(B * c->ffn_dim * 4);
-    s->hb2 = malloc(B * c->ffn_dim * 4);
     s->n_att_scratch = omp_get_max_threads();
-    s->att_scratch = malloc((size_t)s->n_att_scratch * m->kv.max_seq * 4);
-    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->k || !s->v || !s->hb || !s->hb2 || !s->att_scratch) {
+    // One block of cache-line aligned slices: from malloc (16-byte aligned)
+    // every other 32-byte load of q, of an attention output row or of silu's
+    // operands straddled two cache lines.
+    float **const p[] = {&s->x, &s->xb, &s->xb2, &s->q, &s->k, &s->v, &s->hb, &s->hb2, &s->att_scratch};
+    const size_t n[] = {B * c->dim, B * xbd, B * c->dim, B * qd, B * kvd, B * kvd, B * c->ffn_dim, B * c->ffn_dim,
+                        (size_t)s->n_att_scratch * m->kv.max_seq};
+    if (!(s->block = qr_arch_buffers(p, n, 9))) {
         free_state(s);
         m->state = NULL;
         return qr_fail(e, "out of memory for activations of %d tokens", m->max_batch);
