@@ -1,6 +1,7 @@
 #include "runtime/archutil.h"
 #include "kernels/ops.h"
 #include "runtime/qlinear.h"
+#include "util/bigalloc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,7 +208,7 @@ int qr_arch_load_layernorm(QrModel *m, QrSpecFn spec, int which, int layer, floa
 float *qr_arch_buffers(float **const ptrs[], const size_t sizes[], int n) {
     size_t total = 0;
     for (int i = 0; i < n; i++) total += (sizes[i] + 15) / 16 * 16; // 64-byte aligned slices
-    float *block = aligned_alloc(64, total * sizeof(float) + 64);
+    float *block = qr_alloc_lines(total * sizeof(float));
     if (!block) return NULL;
     size_t off = 0;
     for (int i = 0; i < n; i++) {
